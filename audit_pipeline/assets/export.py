@@ -1,0 +1,5 @@
+"""The partitioned S3 export asset (being built)."""
+
+import dagster as dg
+
+defs = dg.Definitions()

@@ -1,0 +1,49 @@
+"""The `audit-pipeline` command: one subcommand module per area, all sharing output and error handling."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from audit_pipeline.cli import export, generate, ingest, logs, serve, users
+from audit_pipeline.cli.output import CliError
+
+COMMAND_MODULES = (generate, ingest, logs, export, users, serve)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage problem as one line and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"audit-pipeline: {message} (see --help)\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="audit-pipeline",
+        description="Land audit events in DuckDB, investigate them, and export them to S3.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    for module in COMMAND_MODULES:
+        module.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except CliError as error:
+        sys.stderr.write(f"audit-pipeline: {error}\n")
+        return error.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("audit-pipeline: interrupted\n")
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

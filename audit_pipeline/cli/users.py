@@ -1,0 +1,11 @@
+"""`audit-pipeline users`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(commands: Any) -> None:
+    parser: argparse.ArgumentParser = commands.add_parser("users", help="(not yet available)")
+    parser.set_defaults(handler=lambda args: 0)

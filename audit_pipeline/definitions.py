@@ -1,0 +1,21 @@
+"""Everything Dagster loads: the merge of each area's definitions, with resources bound in one place."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from audit_pipeline import jobs
+from audit_pipeline.assets import export, ingestion, investigation, snapshot
+from audit_pipeline.resources import default_resources
+from audit_pipeline.schedules import export_schedules, landing_sensor
+
+defs = dg.Definitions.merge(
+    ingestion.defs,
+    investigation.defs,
+    snapshot.defs,
+    jobs.defs,
+    landing_sensor.defs,
+    export.defs,
+    export_schedules.defs,
+    dg.Definitions(resources=default_resources()),
+)

@@ -1,0 +1,68 @@
+"""Where audit-pipeline keeps its files: everything lives under one home folder."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+HOME_ENV = "AUDIT_PIPELINE_HOME"
+DEFAULT_HOME = ".audit_pipeline"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The files and folders below the home folder."""
+
+    home: Path
+
+    @property
+    def database(self) -> Path:
+        """The writers' DuckDB file: events, quarantine, derived tables, export bookkeeping."""
+        return self.home / "audit.duckdb"
+
+    @property
+    def reader_database(self) -> Path:
+        """A consistent copy of the database that readers open, published after every write job."""
+        return self.home / "snapshot" / "audit.duckdb"
+
+    @property
+    def access_database(self) -> Path:
+        """Users, roles and token hashes of the web page: small, written only by `users` commands."""
+        return self.home / "access.duckdb"
+
+    @property
+    def landing(self) -> Path:
+        return self.home / "landing"
+
+    @property
+    def archive(self) -> Path:
+        """Landing files move here once ingested, so the landing folder only holds pending work."""
+        return self.home / "archive"
+
+    @property
+    def export_staging(self) -> Path:
+        return self.home / "export-staging"
+
+    @property
+    def locks(self) -> Path:
+        return self.home / "locks"
+
+    @property
+    def dagster_home(self) -> Path:
+        configured = os.environ.get("DAGSTER_HOME")
+        return Path(configured) if configured else self.home / "dagster"
+
+    def ensure(self) -> Paths:
+        for folder in (self.home, self.landing, self.archive, self.export_staging, self.locks,
+                       self.reader_database.parent, self.dagster_home):
+            folder.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+def home_from_env() -> Path:
+    return Path(os.environ.get(HOME_ENV, DEFAULT_HOME)).resolve()
+
+
+def paths_from_env() -> Paths:
+    return Paths(home_from_env())

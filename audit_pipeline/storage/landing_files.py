@@ -1,0 +1,135 @@
+"""Reading landing files into Arrow batches of raw lines, tolerant of damaged gzip streams.
+
+Parsing and validation happen in DuckDB; this module only splits bytes into numbered lines (NDJSON) or hands
+over a whole document (JSON array), and says what went wrong with the file itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+LANDING_SUFFIXES = (".jsonl", ".ndjson", ".json")
+READ_BLOCK_BYTES = 8 * 1024 * 1024
+CHUNK_BYTES = 128 * 1024 * 1024
+RAW_LINES_SCHEMA = pa.schema([("line_no", pa.int64()), ("raw", pa.binary())])
+
+
+def is_landing_file(path: Path) -> bool:
+    name = path.name.lower()
+    if name.startswith("."):
+        return False
+    if name.endswith(".gz"):
+        name = name[:-3]
+    return name.endswith(LANDING_SUFFIXES)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(READ_BLOCK_BYTES), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class FileProblem:
+    """Something wrong with the file as a whole, recorded in quarantine beside its records."""
+
+    reason_code: str
+    reason: str
+    line_number: int
+    raw: bytes = b""
+
+
+@dataclass
+class LandingFile:
+    """A landing file opened for reading; `problems` fills while `batches()` is consumed."""
+
+    path: Path
+    problems: list[FileProblem] = field(default_factory=list)
+    is_json_array: bool = False
+
+    def _blocks(self) -> Iterator[bytes]:
+        with self.path.open("rb") as handle:
+            if not self.path.name.lower().endswith(".gz"):
+                yield from iter(lambda: handle.read(READ_BLOCK_BYTES), b"")
+                return
+            decompressor = zlib.decompressobj(wbits=47)
+            read = 0
+            for block in iter(lambda: handle.read(READ_BLOCK_BYTES), b""):
+                read += len(block)
+                try:
+                    yield decompressor.decompress(block)
+                except zlib.error as error:
+                    self.problems.append(FileProblem(
+                        "corrupt_gzip",
+                        f"gzip data is corrupt after {read} compressed bytes ({error}); "
+                        "lines before the damage were read",
+                        0,
+                    ))
+                    return
+                while decompressor.eof and decompressor.unused_data:
+                    # A concatenated gzip file: another member follows.
+                    rest = decompressor.unused_data
+                    decompressor = zlib.decompressobj(wbits=47)
+                    yield decompressor.decompress(rest)
+            yield decompressor.flush()
+            if not decompressor.eof:
+                self.problems.append(FileProblem(
+                    "truncated_gzip",
+                    f"gzip stream ends early after {read} compressed bytes: the file is truncated; "
+                    "complete lines before the cut were read",
+                    0,
+                ))
+
+    def batches(self, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pa.Table]:
+        """Numbered raw lines, about `chunk_bytes` at a time (the whole document for a JSON array)."""
+        blocks = self._blocks()
+        pending = b""
+        for block in blocks:
+            pending += block
+            if pending.strip():
+                break
+        self.is_json_array = pending.lstrip()[:1] == b"["
+        if self.is_json_array:
+            whole = pending + b"".join(blocks)
+            yield _table([whole], first_line=1)
+            return
+        next_line = 1
+        parts, size = [pending], len(pending)
+        for block in blocks:
+            parts.append(block)
+            size += len(block)
+            if size < chunk_bytes:
+                continue
+            joined = b"".join(parts)
+            cut = joined.rfind(b"\n")
+            if cut < 0:
+                parts = [joined]
+                continue
+            complete, rest = joined[:cut], joined[cut + 1:]
+            parts, size = [rest], len(rest)
+            lines = complete.split(b"\n")
+            yield _table(lines, first_line=next_line)
+            next_line += len(lines)
+        tail = b"".join(parts)
+        if tail:
+            lines = tail.split(b"\n")
+            if lines[-1] == b"":
+                lines.pop()
+            yield _table(lines, first_line=next_line)
+            next_line += len(lines)
+        for problem in self.problems:
+            problem.line_number = next_line
+
+
+def _table(lines: list[bytes], first_line: int) -> pa.Table:
+    numbers = pa.array(np.arange(first_line, first_line + len(lines), dtype=np.int64))
+    return pa.Table.from_arrays([numbers, pa.array(lines, type=pa.binary())], schema=RAW_LINES_SCHEMA)

@@ -1,0 +1,175 @@
+"""Set-based validation of raw lines in DuckDB, built from the rules in `audit_pipeline.domain.events`.
+
+`staged_records_sql()` turns a relation `staged_lines(line_no, raw BLOB)` into one row per non-blank line with
+either the canonical fields or a `reason_code` and a human `reason`. Every identifier and literal below comes
+from code constants, never from input; input values only ever reach DuckDB as data.
+"""
+
+from __future__ import annotations
+
+import json
+
+from audit_pipeline.domain.events import (
+    CAMEL_ALIASES,
+    DETAIL_ALIASES,
+    FAILURE_ACTION_PATTERN,
+    IP_PATTERN,
+    MAX_ID_CHARS,
+    MAX_RECORD_BYTES,
+    MAX_TEXT_CHARS,
+    OPTIONAL_TEXT_FIELDS,
+    REQUIRED_TEXT_FIELDS,
+    RESERVED_INPUT_KEYS,
+    RFC3339_PATTERN,
+    SYSTEM_LOG_TYPE,
+    USER_FIELDS,
+)
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _path(key: str) -> str:
+    return _sql_string('$."' + key + '"')
+
+
+def _present(key: str) -> str:
+    """The JSON value at a top-level key, or SQL NULL when it is missing or JSON null."""
+    return f"CASE WHEN json_type(json_extract(j, {_path(key)})) <> 'NULL' THEN json_extract(j, {_path(key)}) END"
+
+
+def _pick(field: str) -> str:
+    camel = CAMEL_ALIASES.get(field)
+    if camel is None:
+        return _present(field)
+    return f"coalesce({_present(field)}, {_present(camel)})"
+
+
+def _label(field: str) -> str:
+    camel = CAMEL_ALIASES.get(field)
+    return f"{field} (or {camel})" if camel else field
+
+
+_TEXT_LIMITS = {"event_id": MAX_ID_CHARS, "org_id": MAX_ID_CHARS, "log_type": MAX_TEXT_CHARS,
+                "action": MAX_TEXT_CHARS, **{f: MAX_TEXT_CHARS for f in OPTIONAL_TEXT_FIELDS}}
+
+
+def _checks() -> list[tuple[str, str, str]]:
+    """(condition, reason_code, reason expression), in the order a record is judged."""
+    checks: list[tuple[str, str, str]] = [
+        ("raw_bytes > " + str(MAX_RECORD_BYTES), "record_too_large",
+         f"'record is ' || raw_bytes || ' bytes; the limit is {MAX_RECORD_BYTES}'"),
+        ("txt IS NULL", "invalid_utf8", "'not valid UTF-8'"),
+        ("NOT json_valid(txt)", "malformed_json", "'not valid JSON'"),
+        ("json_type(txt::JSON) <> 'OBJECT'", "not_an_object",
+         "'a JSON ' || lower(json_type(txt::JSON)) || ', not an object'"),
+    ]
+    for field in ("event_id", "org_id", "log_type", "action", *OPTIONAL_TEXT_FIELDS):
+        required = field in REQUIRED_TEXT_FIELDS
+        if required:
+            checks.append((f"v_{field} IS NULL", "missing_field", _sql_string(f"{_label(field)} is missing")))
+        checks.append((f"v_{field} IS NOT NULL AND json_type(v_{field}) <> 'VARCHAR'", "wrong_type",
+                       f"{_sql_string(_label(field) + ' must be a string, got ')} || lower(json_type(v_{field}))"))
+        if required:
+            checks.append((f"s_{field} = ''", "invalid_value", _sql_string(f"{_label(field)} is empty")))
+        checks.append((f"length(s_{field}) > {_TEXT_LIMITS[field]}", "too_long",
+                       _sql_string(f"{_label(field)} is longer than {_TEXT_LIMITS[field]} characters")))
+    checks += [
+        ("v_occurred_at IS NULL", "missing_field", _sql_string(f"{_label('occurred_at')} is missing")),
+        ("json_type(v_occurred_at) <> 'VARCHAR'", "wrong_type",
+         "'occurred_at must be an RFC 3339 string, got ' || lower(json_type(v_occurred_at))"),
+        (f"NOT regexp_full_match(s_occurred_at, {_sql_string(RFC3339_PATTERN)}) "
+         "OR try_cast(s_occurred_at AS TIMESTAMPTZ) IS NULL", "invalid_timestamp",
+         "'occurred_at ' || left(s_occurred_at, 64) || ' is not RFC 3339 with a UTC offset'"),
+        (f"s_source_ip IS NOT NULL AND NOT regexp_full_match(s_source_ip, {_sql_string(IP_PATTERN)})",
+         "invalid_value", "'source_ip is not an IP address'"),
+        ("v_outcome IS NOT NULL AND json_type(v_outcome) <> 'VARCHAR'", "wrong_type",
+         "'outcome must be a string, got ' || lower(json_type(v_outcome))"),
+        ("v_outcome IS NOT NULL AND lower(json_extract_string(v_outcome, '$')) NOT IN ('success', 'failure')",
+         "invalid_value", "'outcome must be success or failure'"),
+        ("v_additional_info IS NOT NULL AND json_type(v_additional_info) <> 'OBJECT'", "wrong_type",
+         "'additional_info must be a JSON object, got ' || lower(json_type(v_additional_info))"),
+        (" AND ".join(f"coalesce(s_{f}, '') = ''" for f in USER_FIELDS)
+         + f" AND s_log_type <> {_sql_string(SYSTEM_LOG_TYPE)}", "missing_user",
+         _sql_string("one of user_id, user_email or user_name is required unless log_type is System")),
+    ]
+    return checks
+
+
+def _remove_reserved_patch() -> str:
+    return _sql_string(json.dumps({key: None for key in sorted(RESERVED_INPUT_KEYS)}))
+
+
+def _rename_details_expr() -> str:
+    pairs = []
+    for camel, snake in DETAIL_ALIASES.items():
+        if camel == snake:
+            continue
+        pairs += [_sql_string(camel), "'null'::JSON", _sql_string(snake), f"json_extract(j, {_path(camel)})"]
+    return "json_object(" + ", ".join(pairs) + ")"
+
+
+def staged_records_sql() -> str:
+    """SQL selecting validated records from `staged_lines`; a record passes when reason_code IS NULL."""
+    text_fields = ("event_id", "org_id", "log_type", "action", *OPTIONAL_TEXT_FIELDS)
+    picks = ",\n           ".join(
+        f"{_pick(f)} AS v_{f}" for f in (*text_fields, "occurred_at", "outcome", "additional_info")
+    )
+    strings = ",\n           ".join(
+        f"CASE WHEN json_type(v_{f}) = 'VARCHAR' THEN json_extract_string(v_{f}, '$') END AS s_{f}"
+        for f in (*text_fields, "occurred_at")
+    )
+    verdict = "\n".join(f"            WHEN {cond} THEN {_sql_string(code)}" for cond, code, _ in _checks())
+    reason = "\n".join(f"            WHEN {cond} THEN {expr}" for cond, _, expr in _checks())
+    return f"""
+    WITH decoded AS (
+        SELECT line_no, raw, octet_length(raw) AS raw_bytes,
+               CASE WHEN octet_length(raw) <= {MAX_RECORD_BYTES} THEN try(decode(raw)) END AS txt
+        FROM staged_lines
+    ),
+    nonblank AS (
+        SELECT * FROM decoded WHERE txt IS NULL OR trim(txt, ' \t\r\n') <> ''
+    ),
+    parsed AS (
+        SELECT *, CASE WHEN txt IS NOT NULL AND json_valid(txt) AND json_type(txt::JSON) = 'OBJECT'
+                       THEN txt::JSON END AS j
+        FROM nonblank
+    ),
+    picked AS (
+        SELECT line_no, raw, raw_bytes, txt, j,
+           {picks}
+        FROM parsed
+    ),
+    stringified AS (
+        SELECT *,
+           {strings}
+        FROM picked
+    ),
+    judged AS (
+        SELECT *,
+            CASE
+{verdict}
+            END AS reason_code,
+            CASE
+{reason}
+            END AS reason
+        FROM stringified
+    )
+    SELECT line_no, raw, raw_bytes, reason_code, reason,
+           s_event_id AS event_id, s_org_id AS org_id,
+           CASE WHEN reason_code IS NULL THEN s_occurred_at::TIMESTAMPTZ END AS occurred_at,
+           s_log_type AS log_type, s_action AS action,
+           s_user_id AS user_id, s_user_email AS user_email, s_user_name AS user_name,
+           s_user_role AS user_role, s_source_ip AS source_ip, s_user_agent AS user_agent,
+           CASE WHEN reason_code IS NOT NULL THEN NULL
+                WHEN v_outcome IS NOT NULL THEN lower(json_extract_string(v_outcome, '$'))
+                WHEN regexp_matches(s_action, {_sql_string(FAILURE_ACTION_PATTERN)}, 'i') THEN 'failure'
+                ELSE 'success' END AS outcome,
+           CASE WHEN reason_code IS NULL THEN
+               json_merge_patch(
+                   json_merge_patch(json_merge_patch(j, {_remove_reserved_patch()}), {_rename_details_expr()}),
+                   coalesce(v_additional_info, '{{}}'::JSON))
+           END AS additional_info
+    FROM judged
+    """
