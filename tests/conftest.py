@@ -1,0 +1,56 @@
+"""Shared fixtures: a fresh home folder per test, and a quick way to land records in it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from audit_pipeline.settings import HOME_ENV, Paths
+from audit_pipeline.storage.database import publish_reader_snapshot, writer
+from audit_pipeline.storage.ingest import IngestCounts, ingest_landing
+
+
+@pytest.fixture
+def paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Paths]:
+    """An empty AUDIT_PIPELINE_HOME (and DAGSTER_HOME inside it) for this test only."""
+    home = tmp_path / "home"
+    monkeypatch.setenv(HOME_ENV, str(home))
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
+    yield Paths(home).ensure()
+
+
+def land_records(paths: Paths, records: Iterable[dict[str, Any] | str], name: str = "batch.jsonl") -> Path:
+    """Write records (dicts, or raw lines as str) as an NDJSON landing file."""
+    target = paths.landing / name
+    lines = [r if isinstance(r, str) else json.dumps(r) for r in records]
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return target
+
+
+def ingest_now(paths: Paths) -> IngestCounts:
+    """Ingest the landing folder and publish the readers' snapshot, without Dagster."""
+    with writer(paths.database) as connection:
+        counts = ingest_landing(connection, paths.landing, paths.archive)
+        publish_reader_snapshot(connection, paths.database, paths.reader_database)
+    return counts
+
+
+def event(event_id: str, **fields: Any) -> dict[str, Any]:
+    """A valid canonical event, overridable field by field."""
+    record: dict[str, Any] = {
+        "event_id": event_id,
+        "org_id": "acme",
+        "occurred_at": "2026-11-20T10:00:00Z",
+        "log_type": "Authentication",
+        "action": "Login",
+        "user_email": "alice@acme.test",
+        "user_name": "Alice Adams",
+        "user_role": "Admin",
+        "source_ip": "10.0.0.1",
+    }
+    record.update(fields)
+    return record
