@@ -1,0 +1,112 @@
+"""One export of a config, end to end: plan (or resume), write the files, upload, record the delivery.
+
+The writers' database is held only to plan and write the files, and again to record the delivery, never
+while uploading. A failure before the delivery is recorded leaves the plan in place, and the next run
+writes exactly the same events to exactly the same keys.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from audit_pipeline.export.bookkeeping import DeliveredObject, PlannedExport, mark_delivered, plan_or_resume
+from audit_pipeline.export.config import ExportConfig
+from audit_pipeline.export.files import WrittenPart, remove_staging, write_parts
+from audit_pipeline.export.locking import export_lock
+from audit_pipeline.settings import Paths
+from audit_pipeline.storage import database
+
+DEFAULT_PART_BYTES = 128 * 1024 * 1024
+MAX_PART_BYTES = 5 * 1024 ** 3  # S3's limit for a single PUT
+DATABASE_WAIT_SECONDS = 1800.0
+
+
+class Destination(Protocol):
+    """Where the files go; `audit_pipeline.export.aws.S3Destination` in production."""
+
+    def assume_role(self) -> None: ...
+
+    def put_file(self, key: str, path: Path, *, sha256_hex: str, content_type: str,
+                 metadata: Mapping[str, str]) -> None: ...
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    config: ExportConfig
+    plan: PlannedExport
+    objects: tuple[DeliveredObject, ...]
+
+    @property
+    def object_keys(self) -> list[str]:
+        return [o.key for o in self.objects]
+
+    def summary(self) -> dict[str, object]:
+        plan = self.plan
+        return {
+            "name": self.config.name,
+            "org_id": plan.org_id,
+            "bucket": self.config.bucket,
+            "export_number": plan.export_number,
+            "retry_of_planned_export": plan.resumed,
+            "window": {
+                "from_seq": plan.from_seq,
+                "to_seq": plan.to_seq,
+                "previous_cutoff": plan.previous_cutoff_at,
+                "cutoff": plan.cutoff_at,
+            },
+            "events_exported": plan.events,
+            "objects": [{"key": o.key, "bytes": o.bytes, "sha256": o.sha256, "events": o.events}
+                        for o in self.objects],
+        }
+
+
+def validate_part_bytes(part_bytes: int) -> int:
+    if not 1 <= part_bytes <= MAX_PART_BYTES:
+        raise ValueError(f"part size must be 1 byte to {MAX_PART_BYTES} bytes (5 GiB), got {part_bytes}")
+    return part_bytes
+
+
+def _content_type(gzip: bool) -> str:
+    return "application/gzip" if gzip else "application/x-ndjson"
+
+
+def _upload(destination: Destination, plan: PlannedExport, parts: list[WrittenPart]) -> list[DeliveredObject]:
+    destination.assume_role()
+    delivered = []
+    for written in parts:
+        events = max(written.part.events, 1)  # an empty window's file holds the one export event
+        destination.put_file(
+            written.part.object_key, written.path, sha256_hex=written.sha256,
+            content_type=_content_type(plan.gzip),
+            metadata={"export-number": str(plan.export_number), "part-number": str(written.part.part_number),
+                      "events": str(events), "window": json.dumps([plan.from_seq, plan.to_seq])},
+        )
+        delivered.append(DeliveredObject(written.part.object_key, written.bytes, written.sha256, events))
+    return delivered
+
+
+def run_export(
+    paths: Paths,
+    config: ExportConfig,
+    destination: Destination,
+    *,
+    run_id: str,
+    part_bytes: int = DEFAULT_PART_BYTES,
+    now: datetime | None = None,
+) -> ExportResult:
+    """Deliver the config's pending export, or plan and deliver a new one. Raises on any failure."""
+    validate_part_bytes(part_bytes)
+    with export_lock(paths.locks, config.name):
+        with database.writer(paths.database, wait_seconds=DATABASE_WAIT_SECONDS) as connection:
+            plan = plan_or_resume(connection, config, part_bytes=part_bytes, run_id=run_id, now=now)
+            parts = write_parts(connection, plan, paths.export_staging)
+        delivered = _upload(destination, plan, parts)
+        with database.writer(paths.database, wait_seconds=DATABASE_WAIT_SECONDS) as connection:
+            mark_delivered(connection, plan, delivered, run_id)
+        remove_staging(paths.export_staging, plan)
+    return ExportResult(config, plan, tuple(delivered))
