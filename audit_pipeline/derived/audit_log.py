@@ -1,0 +1,34 @@
+"""`audit_log`: the events as an investigator reads them, with display columns first and raw fields after."""
+
+from __future__ import annotations
+
+import duckdb
+
+from audit_pipeline.derived.expressions import USER_DISPLAY_SQL, USER_KEY_SQL, info_display_sql
+from audit_pipeline.derived.report import PREVIEW_ROWS, DerivedReport, report
+
+AUDIT_LOG = "audit_log"
+
+AUDIT_LOG_SQL = f"""
+CREATE OR REPLACE VIEW {AUDIT_LOG} AS
+SELECT org_id, ingest_seq, event_id, occurred_at,
+       {USER_DISPLAY_SQL} AS user_display,
+       action,
+       {info_display_sql()} AS additional_info_display,
+       log_type, outcome, source_ip,
+       {USER_KEY_SQL} AS user_key,
+       user_id, user_email, user_name, user_role, user_agent, additional_info,
+       received_at, content_hash, source_file, source_line
+FROM events
+"""
+
+PREVIEW_SQL = f"""
+SELECT org_id, occurred_at, user_display, action, additional_info_display, log_type, outcome
+FROM {AUDIT_LOG} ORDER BY occurred_at DESC, ingest_seq DESC LIMIT {PREVIEW_ROWS}
+"""
+
+
+def build_audit_log(connection: duckdb.DuckDBPyConnection) -> DerivedReport:
+    """(Re)create the `audit_log` view; being a view, it is always as current as `events`."""
+    connection.execute(AUDIT_LOG_SQL)
+    return report(connection, AUDIT_LOG, PREVIEW_SQL)
