@@ -1,0 +1,62 @@
+"""The investigation assets materialized by Dagster against a real home folder."""
+
+from __future__ import annotations
+
+import dagster as dg
+import duckdb
+
+from audit_pipeline.assets import investigation
+from audit_pipeline.assets.ingestion import audit_events
+from audit_pipeline.resources.store import AuditStore
+from audit_pipeline.settings import Paths
+from tests.conftest import event, land_records
+
+INVESTIGATION_KEYS = ["audit_log", "audit_summary", "login_activity", "scan_activity", "suspicious_activity"]
+
+
+def _records() -> list[dict[str, object]]:
+    burst = [event(f"fail-{i}", action="Login Failed", occurred_at=f"2026-11-16T12:0{i}:00Z") for i in range(5)]
+    scans = [event("scan-start", log_type="Scan", action="Scan Now", additional_info={"scan_id": "s-1"}),
+             event("scan-end", log_type="Scan", action="Scan Completed", additional_info={"scan_id": "s-1"},
+                   occurred_at="2026-11-20T10:02:00Z")]
+    logins = [event(f"login-{i}", occurred_at=f"2026-11-1{i}T09:00:00Z") for i in range(3)]
+    return [*burst, *scans, *logins]
+
+
+def test_assets_materialize_the_tables_with_counts_and_previews(paths: Paths) -> None:
+    records = _records()
+    land_records(paths, records)
+    result = dg.materialize(
+        [audit_events, *investigation.defs.assets],
+        resources={"store": AuditStore(home=str(paths.home))},
+    )
+    assert result.success
+    metadata = {
+        materialization.asset_key.to_user_string(): materialization.materialization.metadata
+        for materialization in result.get_asset_materialization_events()
+    }
+    assert set(INVESTIGATION_KEYS) <= set(metadata)
+    with duckdb.connect(str(paths.database), read_only=True) as connection:
+        for key in INVESTIGATION_KEYS:
+            rows = connection.execute(f"SELECT count(*) FROM {key}").fetchone()
+            assert metadata[key]["dagster/row_count"].value == (rows[0] if rows else None), key
+            assert metadata[key]["total_events"].value == len(records), key
+            assert "|" in metadata[key]["preview"].value, key
+    assert metadata["audit_log"]["dagster/row_count"].value == len(records)
+    assert metadata["scan_activity"]["dagster/row_count"].value == 1
+    assert "failed_login_burst" in metadata["suspicious_activity"]["findings_by_rule"].value
+
+    [check] = [c for c in result.get_asset_check_evaluations() if c.asset_key == dg.AssetKey("suspicious_activity")]
+    assert not check.passed
+    assert check.severity == dg.AssetCheckSeverity.WARN
+    assert check.metadata["critical_or_high_findings"].value == 1
+
+
+def test_investigation_assets_wait_for_ingestion_and_feed_the_reader_snapshot() -> None:
+    from audit_pipeline.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    for key in INVESTIGATION_KEYS:
+        asset_key = dg.AssetKey(key)
+        assert graph.get(asset_key).parent_keys == {dg.AssetKey("audit_events")}, key
+        assert dg.AssetKey("reader_snapshot") in graph.get(asset_key).child_keys, key
