@@ -8,6 +8,7 @@ writes exactly the same events to exactly the same keys.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,7 @@ from audit_pipeline.settings import Paths
 from audit_pipeline.storage import database
 
 DEFAULT_PART_BYTES = 128 * 1024 * 1024
+PART_BYTES_ENV = "AUDIT_PIPELINE_EXPORT_PART_BYTES"
 MAX_PART_BYTES = 5 * 1024 ** 3  # S3's limit for a single PUT
 DATABASE_WAIT_SECONDS = 1800.0
 
@@ -69,6 +71,17 @@ def validate_part_bytes(part_bytes: int) -> int:
     if not 1 <= part_bytes <= MAX_PART_BYTES:
         raise ValueError(f"part size must be 1 byte to {MAX_PART_BYTES} bytes (5 GiB), got {part_bytes}")
     return part_bytes
+
+
+def part_bytes_from_env() -> int:
+    """The part size: AUDIT_PIPELINE_EXPORT_PART_BYTES when set, else 128 MiB (of uncompressed JSON)."""
+    configured = os.environ.get(PART_BYTES_ENV, "").strip()
+    if not configured:
+        return DEFAULT_PART_BYTES
+    try:
+        return validate_part_bytes(int(configured))
+    except ValueError as error:
+        raise ValueError(f"{PART_BYTES_ENV}={configured!r}: {error}") from error
 
 
 def _content_type(gzip: bool) -> str:

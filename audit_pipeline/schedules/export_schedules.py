@@ -1,5 +1,81 @@
-"""One schedule per export configuration (being built)."""
+"""One schedule per export configuration, built from the config store when Dagster loads the code.
+
+Each schedule ticks every full UTC hour and asks for a run only on the config's run times (first at
+`first_export_at`, then every `frequency_hours`). It re-reads its config at every tick, so `export disable`,
+`enable` and frequency edits apply without reloading the code; a newly configured export gets its schedule
+at the next code load.
+"""
+
+import logging
 
 import dagster as dg
+import duckdb
 
-defs = dg.Definitions()
+from audit_pipeline.assets.export import (
+    EXPORT_CONFIG_TAG,
+    EXPORT_CONFIGS_PARTITIONS,
+    TRIGGER_TAG,
+    audit_log_export_job,
+)
+from audit_pipeline.export.config import ExportConfig
+from audit_pipeline.export.config_store import find_config, list_configs
+from audit_pipeline.export.timing import is_export_due, next_export_at
+from audit_pipeline.resources.store import AuditStore
+from audit_pipeline.settings import Paths, paths_from_env
+from audit_pipeline.storage.database import DatabaseBusyError
+
+HOURLY = "0 * * * *"
+logger = logging.getLogger(__name__)
+
+
+def schedule_name(export_name: str) -> str:
+    """Export names are slugs of letters, digits and hyphens, so this is unique per export."""
+    return "export_" + export_name.replace("-", "_")
+
+
+def export_schedule(config: ExportConfig) -> dg.ScheduleDefinition:
+    name = config.name
+
+    @dg.schedule(
+        name=schedule_name(name),
+        cron_schedule=HOURLY,
+        execution_timezone="UTC",
+        job=audit_log_export_job,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=f"Export org {config.org_id} to s3://{config.bucket} every {config.frequency_hours} h "
+                    f"(export {name}).",
+    )
+    def _export_tick(
+        context: dg.ScheduleEvaluationContext, store: AuditStore
+    ) -> dg.RunRequest | dg.SkipReason:
+        tick = context.scheduled_execution_time
+        current = find_config(store.paths(), name)
+        if current is None:
+            return dg.SkipReason(f"export {name} was removed")
+        if not current.enabled:
+            return dg.SkipReason(f"export {name} is disabled (`audit-pipeline export enable {name}`)")
+        if not is_export_due(current.first_export_at, current.frequency_hours, tick):
+            upcoming = next_export_at(current.first_export_at, current.frequency_hours, tick)
+            return dg.SkipReason(f"not a run time of export {name}; next at {upcoming.isoformat()}")
+        if not context.instance.has_dynamic_partition(EXPORT_CONFIGS_PARTITIONS, name):
+            context.instance.add_dynamic_partitions(EXPORT_CONFIGS_PARTITIONS, [name])
+        return dg.RunRequest(
+            partition_key=name,
+            run_key=f"{name}@{tick.isoformat()}",
+            tags={EXPORT_CONFIG_TAG: name, TRIGGER_TAG: "schedule"},
+        )
+
+    return _export_tick
+
+
+def build_export_schedules(paths: Paths) -> list[dg.ScheduleDefinition]:
+    """One schedule per stored config; none (and a logged error) when the store cannot be read."""
+    try:
+        configs = list_configs(paths)
+    except (duckdb.Error, DatabaseBusyError) as error:
+        logger.error("export schedules not built: the export config store could not be read: %s", error)
+        return []
+    return [export_schedule(config) for config in configs]
+
+
+defs = dg.Definitions(schedules=build_export_schedules(paths_from_env()))
