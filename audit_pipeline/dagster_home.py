@@ -13,10 +13,7 @@ telemetry:
 concurrency:
   pools:
     default_limit: 1
-run_coordinator:
-  module: dagster.core.run_coordinator
-  class: QueuedRunCoordinator
-  config:
+  runs:
     tag_concurrency_limits:
       - key: "audit_pipeline/export_config"
         value:

@@ -39,7 +39,7 @@ def ingest_now(paths: Paths) -> IngestCounts:
     return counts
 
 
-def event(event_id: str, **fields: Any) -> dict[str, Any]:
+def event(event_id: str, /, **fields: Any) -> dict[str, Any]:
     """A valid canonical event, overridable field by field."""
     record: dict[str, Any] = {
         "event_id": event_id,

@@ -1,11 +1,13 @@
 """Landing-folder ingestion into the events table, with its data-quality checks."""
 
 
+import logging
 from pathlib import Path
 
 import dagster as dg
 
 from audit_pipeline.assets.groups import DUCKDB_POOL, INGESTION
+from audit_pipeline.pipeline_runs import PROGRESS_LOGGER
 from audit_pipeline.resources.store import AuditStore
 from audit_pipeline.storage.ingest import IngestCounts, ingest_landing
 from audit_pipeline.storage.reports import markdown_table
@@ -33,10 +35,10 @@ def audit_events(context: dg.AssetExecutionContext, store: AuditStore) -> dg.Mat
     paths = store.paths()
 
     def report(path: Path, counts: IngestCounts) -> None:
-        context.log.info(
-            f"{path.name}: {counts.ingested} ingested, {counts.duplicates} duplicates, "
-            f"{counts.quarantined} quarantined so far"
-        )
+        message = (f"{path.name}: {counts.ingested} ingested, {counts.duplicates} duplicates, "
+                   f"{counts.quarantined} quarantined so far")
+        context.log.info(message)
+        logging.getLogger(PROGRESS_LOGGER).info(message)
 
     with store.writer() as connection:
         counts = ingest_landing(connection, paths.landing, paths.archive, progress=report)

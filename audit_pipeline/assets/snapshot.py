@@ -4,8 +4,8 @@
 import dagster as dg
 
 from audit_pipeline.assets.groups import DUCKDB_POOL, INVESTIGATION
-from audit_pipeline.storage.database import publish_reader_snapshot
 from audit_pipeline.resources.store import AuditStore
+from audit_pipeline.storage.database import publish_reader_snapshot
 
 INVESTIGATION_ASSETS = ("audit_events", "audit_log", "audit_summary", "login_activity", "scan_activity",
                         "suspicious_activity")

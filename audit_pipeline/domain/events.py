@@ -128,7 +128,11 @@ class AuditEvent(BaseModel):
 
 
 def normalize_input(record: dict[str, Any]) -> dict[str, Any]:
-    """Map aliases to canonical names and keep every unknown key inside additional_info."""
+    """Map aliases to canonical names and keep every unknown key inside additional_info.
+
+    additional_info = the unknown top-level keys (platform detail fields renamed to snake_case), then the
+    record's own additional_info merged over them by JSON Merge Patch.
+    """
     canonical: dict[str, Any] = {}
     for field in CANONICAL_FIELDS:
         camel = CAMEL_ALIASES.get(field)
@@ -136,15 +140,16 @@ def normalize_input(record: dict[str, Any]) -> dict[str, Any]:
             canonical[field] = record[field]
         elif camel is not None and record.get(camel) is not None:
             canonical[field] = record[camel]
-    extras: dict[str, Any] = {}
-    for key, value in record.items():
-        if key in RESERVED_INPUT_KEYS or value is None:
-            continue
-        extras[DETAIL_ALIASES.get(key, key)] = value
+    extras: dict[str, Any] = {k: v for k, v in record.items() if k not in RESERVED_INPUT_KEYS}
+    renames: dict[str, Any] = {}
+    for camel, snake in DETAIL_ALIASES.items():
+        if camel != snake:
+            renames[camel] = None
+            renames[snake] = record.get(camel)
+    extras = merge_patch(extras, renames)
     explicit = canonical.get("additional_info", {})
     if isinstance(explicit, dict):
-        extras.update({k: v for k, v in explicit.items() if v is not None})
-        canonical["additional_info"] = extras
+        canonical["additional_info"] = merge_patch(extras, explicit)
     if isinstance(canonical.get("outcome"), str):
         canonical["outcome"] = canonical["outcome"].lower()
     elif "outcome" not in canonical and isinstance(canonical.get("action"), str):
@@ -152,11 +157,24 @@ def normalize_input(record: dict[str, Any]) -> dict[str, Any]:
     return canonical
 
 
+def merge_patch(target: Any, patch: Any) -> Any:
+    """JSON Merge Patch (RFC 7396), the rule DuckDB's json_merge_patch applies during ingestion."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
 def event_json_schema() -> dict[str, Any]:
     """The published JSON Schema of an exported event (canonical fields plus pipeline fields)."""
     schema = AuditEvent.model_json_schema(mode="serialization")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = f"https://audit-pipeline.dev/schema/audit-event/{SCHEMA_VERSION}"
+    schema["$id"] = f"urn:audit-pipeline:schema:audit-event:{SCHEMA_VERSION}"
     schema["title"] = "AuditEvent"
     schema["properties"]["received_at"] = {
         "type": "string", "format": "date-time",

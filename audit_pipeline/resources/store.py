@@ -13,7 +13,7 @@ from audit_pipeline.settings import Paths, home_from_env
 from audit_pipeline.storage import database
 
 
-class AuditStore(dg.ConfigurableResource):  # type: ignore[misc]
+class AuditStore(dg.ConfigurableResource):
     """Where events live. `home` empty means AUDIT_PIPELINE_HOME (default ./.audit_pipeline)."""
 
     home: str = ""

@@ -80,7 +80,7 @@ def _checks() -> list[tuple[str, str, str]]:
         ("json_type(v_occurred_at) <> 'VARCHAR'", "wrong_type",
          "'occurred_at must be an RFC 3339 string, got ' || lower(json_type(v_occurred_at))"),
         (f"NOT regexp_full_match(s_occurred_at, {_sql_string(RFC3339_PATTERN)}) "
-         "OR try_cast(s_occurred_at AS TIMESTAMPTZ) IS NULL", "invalid_timestamp",
+         "OR try_cast(upper(s_occurred_at) AS TIMESTAMPTZ) IS NULL", "invalid_timestamp",
          "'occurred_at ' || left(s_occurred_at, 64) || ' is not RFC 3339 with a UTC offset'"),
         (f"s_source_ip IS NOT NULL AND NOT regexp_full_match(s_source_ip, {_sql_string(IP_PATTERN)})",
          "invalid_value", "'source_ip is not an IP address'"),
@@ -158,7 +158,7 @@ def staged_records_sql() -> str:
     )
     SELECT line_no, raw, raw_bytes, reason_code, reason,
            s_event_id AS event_id, s_org_id AS org_id,
-           CASE WHEN reason_code IS NULL THEN s_occurred_at::TIMESTAMPTZ END AS occurred_at,
+           CASE WHEN reason_code IS NULL THEN upper(s_occurred_at)::TIMESTAMPTZ END AS occurred_at,
            s_log_type AS log_type, s_action AS action,
            s_user_id AS user_id, s_user_email AS user_email, s_user_name AS user_name,
            s_user_role AS user_role, s_source_ip AS source_ip, s_user_agent AS user_agent,

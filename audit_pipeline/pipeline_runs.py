@@ -1,0 +1,101 @@
+"""Running the pipeline's Dagster jobs from the command line, so every run lands in Dagster's run history."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+
+from audit_pipeline.dagster_home import ensure_dagster_home
+from audit_pipeline.settings import HOME_ENV, Paths
+
+PROGRESS_LOGGER = "audit_pipeline.progress"
+QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+class PipelineRunError(RuntimeError):
+    """A Dagster run failed; the message carries the failing step's error."""
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: str
+    counts: dict[str, Any]
+
+
+@contextmanager
+def _progress_to(callback: Callable[[str], None] | None) -> Iterator[None]:
+    if callback is None:
+        yield
+        return
+
+    forward = callback
+
+    class _Forward(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            forward(record.getMessage())
+
+    logger = logging.getLogger(PROGRESS_LOGGER)
+    handler = _Forward()
+    logger.addHandler(handler)
+    previous = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+
+
+def failure_message(result: dg.ExecuteInProcessResult) -> str:
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
+            error = event.step_failure_data.error
+            cause = error.cause.message.strip() if error.cause else ""
+            return f"step {event.step_key} failed: {error.message.strip()} {cause}".strip()
+    return f"Dagster run {result.run_id} failed"
+
+
+def execute_job(
+    paths: Paths,
+    job_name: str,
+    *,
+    partition_key: str | None = None,
+    tags: dict[str, str] | None = None,
+    on_progress: Callable[[str], None] | None = None,
+) -> dg.ExecuteInProcessResult:
+    """Execute one of the pipeline's jobs in this process against the Dagster instance in DAGSTER_HOME."""
+    os.environ[HOME_ENV] = str(paths.home)
+    ensure_dagster_home(paths)
+    from audit_pipeline.definitions import defs
+
+    job = defs.resolve_job_def(job_name)
+    with dg.DagsterInstance.get() as instance, _progress_to(on_progress):
+        result = job.execute_in_process(
+            instance=instance, partition_key=partition_key, tags=tags, run_config=QUIET_CONSOLE,
+            raise_on_error=False,
+        )
+    if not result.success:
+        raise PipelineRunError(failure_message(result))
+    return result
+
+
+def materialization_metadata(result: dg.ExecuteInProcessResult, asset_name: str) -> dict[str, Any]:
+    """The plain values of the metadata an asset returned in this run."""
+    for materialization in result.get_asset_materialization_events():
+        if materialization.asset_key == dg.AssetKey(asset_name):
+            metadata = materialization.materialization.metadata
+            return {key: value.value for key, value in metadata.items()}
+    return {}
+
+
+def run_ingest_job(paths: Paths, *, on_progress: Callable[[str], None] | None = None) -> RunOutcome:
+    from audit_pipeline.jobs import INGEST_JOB
+
+    result = execute_job(paths, INGEST_JOB, tags={"audit_pipeline/trigger": "cli"}, on_progress=on_progress)
+    return RunOutcome(result.run_id, materialization_metadata(result, "audit_events"))

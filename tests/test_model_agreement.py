@@ -1,0 +1,97 @@
+"""The pydantic model and the SQL validation must accept, reject and normalise the same records."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pydantic
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from audit_pipeline.domain.events import AuditEvent, event_json_schema
+from audit_pipeline.domain.schema_file import SCHEMA_FILE, render
+from audit_pipeline.storage.validation import staged_records_sql
+
+TEXTS = st.one_of(
+    st.none(), st.just(""), st.text(max_size=12), st.integers(), st.booleans(), st.lists(st.integers(), max_size=2),
+    st.sampled_from(["Alice", "bob@x.test", "O'Brien", "%_\\;", "é🙂"]), st.just("y" * 1025),
+)
+TIMES = st.one_of(
+    st.none(), st.integers(), st.sampled_from([
+        "2026-11-20T10:00:00Z", "2026-11-20T10:00:00.5+05:30", "2026-11-20 10:00:00-08:00", "2026-11-20T10:00:00",
+        "2026-02-30T10:00:00Z", "yesterday", "2026-11-20T10:00:00z", "2026-11-20T10:00:00.123456789Z",
+    ]),
+)
+RECORDS = st.fixed_dictionaries(
+    {},
+    optional={
+        "event_id": TEXTS, "id": TEXTS, "org_id": TEXTS, "orgId": TEXTS, "occurred_at": TIMES, "date": TIMES,
+        "log_type": st.one_of(TEXTS, st.just("System")), "logType": TEXTS,
+        "action": st.one_of(TEXTS, st.sampled_from(["Login", "Login Failed"])), "logName": TEXTS,
+        "user_id": TEXTS, "userEmail": TEXTS, "user_name": TEXTS, "user_role": TEXTS,
+        "source_ip": st.one_of(st.none(), st.sampled_from(["10.0.0.1", "::1", "fe80::1", "nope", "1"])),
+        "outcome": st.one_of(st.none(), st.sampled_from(["success", "FAILURE", "maybe"]), st.integers()),
+        "additional_info": st.one_of(st.none(), st.just("text"), st.dictionaries(
+            st.sampled_from(["k", "scan_id", "n"]), st.one_of(st.integers(), st.text(max_size=3)), max_size=2)),
+        "scanId": st.one_of(st.none(), st.text(max_size=4)),
+        "channel": st.text(max_size=3),
+        "custom": st.one_of(st.none(), st.integers(), st.dictionaries(st.just("x"), st.integers(), max_size=1)),
+    },
+)
+BASE = {"event_id": "e", "org_id": "o", "occurred_at": "2026-11-20T10:00:00Z", "log_type": "Scan",
+        "action": "Scan Now", "user_name": "U"}
+
+
+def sql_verdicts(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    lines = pa.table({
+        "line_no": pa.array(range(1, len(records) + 1), type=pa.int64()),
+        "raw": pa.array([json.dumps(r).encode() for r in records], type=pa.binary()),
+    })
+    connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'")
+    connection.register("staged_lines", lines)
+    cursor = connection.execute(staged_records_sql() + " ORDER BY line_no")
+    names = [d[0] for d in cursor.description]
+    rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    connection.close()
+    return rows
+
+
+def model_verdict(record: dict[str, Any]) -> AuditEvent | None:
+    try:
+        return AuditEvent.from_input(record)
+    except pydantic.ValidationError:
+        return None
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(RECORDS, RECORDS.map(lambda r: {**BASE, **r})), min_size=1, max_size=40))
+def test_sql_and_model_agree_on_every_record(records: list[dict[str, Any]]) -> None:
+    for record, row in zip(records, sql_verdicts(records), strict=True):
+        model = model_verdict(record)
+        assert (model is not None) == (row["reason_code"] is None), (record, row["reason"])
+        if model is None:
+            continue
+        assert row["event_id"] == model.event_id and row["org_id"] == model.org_id
+        assert row["occurred_at"].astimezone(UTC) == model.occurred_at
+        assert row["outcome"] == model.outcome
+        assert json.loads(row["additional_info"]) == model.additional_info
+        for field in ("log_type", "action", "user_id", "user_email", "user_name", "user_role", "source_ip"):
+            assert row[field] == getattr(model, field), field
+
+
+def test_published_schema_file_is_current() -> None:
+    assert SCHEMA_FILE.read_text(encoding="utf-8") == render(), (
+        "regenerate with: python -m audit_pipeline.domain.schema_file")
+
+
+def test_schema_names_every_exported_field() -> None:
+    properties = set(event_json_schema()["properties"])
+    assert properties == {
+        "event_id", "org_id", "occurred_at", "log_type", "action", "user_id", "user_email", "user_name",
+        "user_role", "source_ip", "user_agent", "outcome", "additional_info", "received_at", "schema_version",
+    }
