@@ -86,5 +86,5 @@ def handle(args: argparse.Namespace) -> int:
               f"(files {summary['files']}, already ingested {summary['files_skipped']}; "
               f"{summary['total_events']} events stored; Dagster run {outcome.run_id})")
         if summary["quarantined"]:
-            print("see why: duckdb -readonly on the snapshot, table quarantine_readable")
+            print("see which records and why: audit-pipeline quarantine")
     return 0

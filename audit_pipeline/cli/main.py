@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from audit_pipeline.cli import export, generate, ingest, logs, serve, users
+from audit_pipeline.cli import export, generate, ingest, logs, quarantine, serve, users
 from audit_pipeline.cli.output import CliError
 
-COMMAND_MODULES = (generate, ingest, logs, export, users, serve)
+COMMAND_MODULES = (generate, ingest, logs, quarantine, export, users, serve)
 
 
 class _Parser(argparse.ArgumentParser):
