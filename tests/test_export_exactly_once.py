@@ -15,9 +15,14 @@ from audit_pipeline.export.locking import ExportAlreadyRunningError, export_lock
 from audit_pipeline.export.runner import ExportResult, run_export
 from audit_pipeline.local_aws import LocalAwsSandbox
 from audit_pipeline.settings import Paths
-from tests.aws_sandbox import aws_sandbox, configure_export  # noqa: F401 - fixture
+from tests.aws_sandbox import (  # noqa: F401 - fixture
+    EXPORT_ACTION,
+    assert_exported_exactly_once,
+    aws_sandbox,
+    configure_export,
+    read_lines,
+)
 from tests.conftest import event, ingest_now, land_records
-from tests.export_checks import EXPORT_ACTION, assert_exported_exactly_once, read_lines
 
 SMALL_PARTS = 2_000
 
