@@ -1,0 +1,148 @@
+"""The audit-log list: a page of events, the total, the facet counts and the full result for download.
+
+These are the only queries the CLI, the web page and the notebook run against the readers' snapshot, so all
+three always agree. Every function takes an open DuckDB connection (see `storage.database.reader`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from audit_pipeline.domain.events import CANONICAL_FIELDS, PIPELINE_FIELDS
+from audit_pipeline.query.display import display_additional_info, display_user
+from audit_pipeline.query.filters import LogFilter, QueryError, check_paging
+from audit_pipeline.query.sql import DISPLAY_USER_SQL, FACETS, Sql, facet_condition, filter_condition, scope_condition
+
+__all__ = [
+    "EVENT_COLUMNS",
+    "EventPage",
+    "count_events",
+    "display_additional_info",
+    "display_user",
+    "facets",
+    "iter_event_batches",
+    "list_events",
+]
+
+EVENT_COLUMNS = (*CANONICAL_FIELDS, *PIPELINE_FIELDS)
+NEWEST_FIRST = "occurred_at DESC, ingest_seq DESC"
+_SELECT_EVENTS = ", ".join(EVENT_COLUMNS)
+_SELECT_EVENTS_AS_TEXT = ", ".join(
+    "CAST(additional_info AS VARCHAR) AS additional_info" if c == "additional_info" else c for c in EVENT_COLUMNS
+)
+
+
+@dataclass(frozen=True)
+class EventPage:
+    """One page of the filtered events, newest first, and how many events the filter matches in all."""
+
+    total: int
+    events: list[dict[str, Any]]
+    limit: int
+    offset: int
+
+
+def count_events(conn: duckdb.DuckDBPyConnection, flt: LogFilter) -> int:
+    where = filter_condition(flt)
+    row = conn.execute(f"SELECT count(*) FROM events WHERE {where.text}", where.params).fetchone()
+    return int(row[0]) if row else 0
+
+
+def list_events(conn: duckdb.DuckDBPyConnection, flt: LogFilter, *, limit: int = 50, offset: int = 0) -> EventPage:
+    """The events at `offset` (at most `limit`), newest first (occurred_at, then ingest order), with the total.
+
+    Events are dicts of the canonical fields plus received_at and ingest_seq; timestamps are aware UTC
+    datetimes and additional_info is a dict. Use `total` rather than calling `count_events` again.
+    """
+    check_paging(limit, offset)
+    total = count_events(conn, flt)
+    if limit == 0 or offset >= total:
+        return EventPage(total=total, events=[], limit=limit, offset=offset)
+    where = filter_condition(flt)
+    cursor = conn.execute(
+        f"SELECT {_SELECT_EVENTS} FROM events WHERE {where.text} ORDER BY {NEWEST_FIRST} LIMIT ? OFFSET ?",
+        (*where.params, limit, offset),
+    )
+    events = [_event_from_row(row) for row in cursor.fetchall()]
+    return EventPage(total=total, events=events, limit=limit, offset=offset)
+
+
+def _event_from_row(row: tuple[Any, ...]) -> dict[str, Any]:
+    event = dict(zip(EVENT_COLUMNS, row, strict=True))
+    event["additional_info"] = json.loads(event["additional_info"])
+    for field in ("occurred_at", "received_at"):
+        event[field] = event[field].astimezone(UTC)
+    return event
+
+
+def facets(conn: duckdb.DuckDBPyConnection, flt: LogFilter, *, top: int = 50) -> dict[str, dict[str, int]]:
+    """Event counts per action, per user (as displayed) and per log type, largest first, `top` of each.
+
+    Like the filter pane of the page: each facet's counts apply every OTHER filter but not that facet's own
+    selection, so the values not yet selected stay visible with the count they would add. The period, the
+    orgs and the search always apply. Ties are ordered by value.
+    """
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise QueryError(f"top must be a positive integer, got {top!r}")
+    scope = scope_condition(flt)
+    matches = {facet: facet_condition(flt, facet) for facet in FACETS}
+    columns = {"action": "action", "user": "display_user", "log_type": "log_type"}
+    counted = " UNION ALL ".join(
+        f"SELECT '{facet}' AS facet, {columns[facet]} AS value, count(*) AS n FROM base "
+        f"WHERE {' AND '.join(f'match_{other}' for other in FACETS if other != facet)} GROUP BY ALL"
+        for facet in FACETS
+    )
+    query = Sql(
+        f"""
+        WITH base AS (
+            SELECT action, {DISPLAY_USER_SQL} AS display_user, log_type,
+                   {', '.join(f'{matches[f].text} AS match_{f}' for f in FACETS)}
+            FROM events WHERE {scope.text}
+        ),
+        counted AS ({counted})
+        SELECT facet, value, n FROM counted
+        QUALIFY row_number() OVER (PARTITION BY facet ORDER BY n DESC, value) <= ?
+        ORDER BY facet, n DESC, value
+        """,
+        (*(v for f in FACETS for v in matches[f].params), *scope.params, top),
+    )
+    result: dict[str, dict[str, int]] = {facet: {} for facet in FACETS}
+    for facet, value, count in conn.execute(query.text, query.params).fetchall():
+        result[facet][value] = int(count)
+    return result
+
+
+def iter_event_batches(
+    conn: duckdb.DuckDBPyConnection, flt: LogFilter, *, batch_size: int = 10_000
+) -> Iterator[pa.RecordBatch]:
+    """Every filtered event, newest first, streamed as Arrow record batches (for downloads).
+
+    Columns are those of `list_events`; additional_info is its JSON text and timestamps are UTC. The query
+    runs on its own cursor, so the connection stays usable while the stream is read.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise QueryError(f"batch_size must be a positive integer, got {batch_size!r}")
+    where = filter_condition(flt)
+    cursor = conn.cursor()
+    try:
+        cursor.execute("SET TimeZone = 'UTC'")
+        reader = cursor.execute(
+            f"SELECT {_SELECT_EVENTS_AS_TEXT} FROM events WHERE {where.text} ORDER BY {NEWEST_FIRST}",
+            where.params,
+        ).fetch_record_batch(batch_size)
+        yield from reader
+    finally:
+        cursor.close()
+
+
+def latest_event_time(conn: duckdb.DuckDBPyConnection) -> datetime | None:
+    """When the newest stored event occurred (a reference "now" for periods over old data)."""
+    row = conn.execute("SELECT max(occurred_at) FROM events").fetchone()
+    return row[0].astimezone(UTC) if row and row[0] is not None else None

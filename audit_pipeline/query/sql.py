@@ -1,0 +1,116 @@
+"""`LogFilter` -> a parameterized SQL condition over the events table.
+
+Column names and SQL text come only from the constants here; every value from the filter reaches DuckDB as a
+`?` parameter, and text matching uses `contains`, so `%`, `_`, quotes and backslashes are plain characters.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from audit_pipeline.query.filters import LogFilter
+from audit_pipeline.query.search import SearchTerm, parse_search
+
+Facet = Literal["action", "user", "log_type"]
+FACETS: tuple[Facet, ...] = ("action", "user", "log_type")
+
+SYSTEM_USER = "System"
+# What the User column shows: the name, else the email, else the id; events without a user are the system's.
+DISPLAY_USER_SQL = (
+    f"coalesce(nullif(user_name, ''), nullif(user_email, ''), nullif(user_id, ''), '{SYSTEM_USER}')"
+)
+USER_COLUMNS = ("user_id", "user_email", "user_name", DISPLAY_USER_SQL)
+ANY_TEXT_COLUMNS = ("user_id", "user_email", "user_name", "user_role", "action", "log_type", "source_ip")
+SEARCH_COLUMNS: dict[str, tuple[str, ...]] = {
+    "user": USER_COLUMNS,
+    "action": ("action",),
+    "log_type": ("log_type",),
+}
+# additional_info is searched in its stored JSON text, where a value's quotes and backslashes are escaped.
+INFO_TEXT_SQL = "CAST(additional_info AS VARCHAR)"
+
+
+@dataclass(frozen=True)
+class Sql:
+    """A fragment of SQL and the values of its `?` placeholders, in order."""
+
+    text: str
+    params: tuple[object, ...] = ()
+
+
+TRUE = Sql("TRUE")
+
+
+def all_of(parts: Iterable[Sql]) -> Sql:
+    kept = [p for p in parts if p is not TRUE]
+    if not kept:
+        return TRUE
+    return Sql(" AND ".join(f"({p.text})" for p in kept), tuple(v for p in kept for v in p.params))
+
+
+def any_of(parts: Sequence[Sql]) -> Sql:
+    return Sql(" OR ".join(f"({p.text})" for p in parts), tuple(v for p in parts for v in p.params))
+
+
+def _in_ignoring_case(column: str, values: Sequence[str]) -> Sql:
+    placeholders = ", ".join("lower(?)" for _ in values)
+    return Sql(f"coalesce(lower({column}) IN ({placeholders}), FALSE)", tuple(values))
+
+
+def _contains(column: str, text: str) -> Sql:
+    return Sql(f"coalesce(contains(lower({column}), lower(?)), FALSE)", (text,))
+
+
+def json_string_body(text: str) -> str:
+    """`text` as it appears inside a JSON string in DuckDB's normalized JSON (UTF-8 kept, `"` and `\\` escaped)."""
+    return json.dumps(text, ensure_ascii=False)[1:-1]
+
+
+def facet_condition(flt: LogFilter, facet: Facet) -> Sql:
+    """The filter's own condition for one facet; TRUE when nothing is selected there."""
+    if facet == "action":
+        return _in_ignoring_case("action", flt.actions) if flt.actions else TRUE
+    if facet == "log_type":
+        return _in_ignoring_case("log_type", flt.log_types) if flt.log_types else TRUE
+    if not flt.users:
+        return TRUE
+    return any_of([_in_ignoring_case(column, flt.users) for column in USER_COLUMNS])
+
+
+def term_condition(term: SearchTerm) -> Sql:
+    if term.field == "any":
+        return any_of([
+            *(_contains(column, term.text) for column in ANY_TEXT_COLUMNS),
+            _contains(INFO_TEXT_SQL, json_string_body(term.text)),
+        ])
+    return any_of([_contains(column, term.text) for column in SEARCH_COLUMNS[term.field]])
+
+
+def bounds_condition(flt: LogFilter) -> Sql:
+    """Period and orgs: the cheap conditions, first so that zone maps on occurred_at prune early."""
+    parts: list[Sql] = []
+    if flt.since is not None:
+        parts.append(Sql("occurred_at >= ?", (flt.since,)))
+    if flt.until is not None:
+        parts.append(Sql("occurred_at < ?", (flt.until,)))
+    if flt.orgs:
+        parts.append(Sql(f"org_id IN ({', '.join('?' for _ in flt.orgs)})", flt.orgs))
+    return all_of(parts)
+
+
+def search_condition(flt: LogFilter) -> Sql:
+    return all_of(term_condition(term) for term in parse_search(flt.search))
+
+
+def scope_condition(flt: LogFilter) -> Sql:
+    """What every facet count shares: period, orgs and search."""
+    return all_of([bounds_condition(flt), search_condition(flt)])
+
+
+def filter_condition(flt: LogFilter, *, except_facet: Facet | None = None) -> Sql:
+    """The whole filter; `except_facet` leaves that facet's own selection out (for its counts)."""
+    facets = [facet_condition(flt, facet) for facet in FACETS if facet != except_facet]
+    return all_of([bounds_condition(flt), *facets, search_condition(flt)])
