@@ -1,0 +1,82 @@
+"""Every view, search and download of audit logs becomes an audit event of the viewer's org.
+
+The web server never opens the writers' database (ingestion may hold its lock): each read is written as a
+one-line NDJSON file into the landing folder, where the landing sensor ingests it like any other event. The
+file is completed outside the landing folder and renamed in, so ingestion never sees half a file.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from audit_pipeline.access import User
+from audit_pipeline.domain.events import IP_PATTERN, MAX_TEXT_CHARS, AuditEvent, utc_now
+
+AUDIT_LOG_TYPE = "Audit"
+LOGS_VIEWED = "Audit Logs Viewed"
+LOGS_SEARCHED = "Audit Logs Searched"
+LOGS_DOWNLOADED = "Audit Logs Downloaded"
+LANDING_SUBFOLDER = "audit-reads"
+
+_IP = re.compile(IP_PATTERN)
+
+
+class ReadNotRecordedError(RuntimeError):
+    """The read could not be written to the audit log, so it is refused rather than left unaudited."""
+
+
+class ReadAuditLog:
+    """Writes read events into `landing/audit-reads/`, staging each file in `staging` first.
+
+    `clock` stamps the events; the server passes the clock its periods end at, so both always agree.
+    """
+
+    def __init__(self, landing: Path, staging: Path, clock: Callable[[], datetime] = utc_now) -> None:
+        self._target = landing / LANDING_SUBFOLDER
+        self._clock = clock
+        self._staging = staging
+        self._sequence = itertools.count(1)
+
+    def record(
+        self, user: User, action: str, *, source_ip: str | None, user_agent: str | None, details: dict[str, Any]
+    ) -> AuditEvent:
+        occurred_at = self._clock()
+        event = AuditEvent(
+            event_id=f"read-{uuid.uuid4().hex}",
+            org_id=user.org_id,
+            occurred_at=occurred_at,
+            log_type=AUDIT_LOG_TYPE,
+            action=action,
+            user_email=user.email,
+            user_name=user.name,
+            user_role=user.role,
+            source_ip=source_ip if source_ip and _IP.fullmatch(source_ip) else None,
+            user_agent=user_agent[:MAX_TEXT_CHARS] if user_agent else None,
+            additional_info=details,
+        )
+        name = f"{occurred_at:%Y%m%dT%H%M%S}-{os.getpid()}-{next(self._sequence)}-{event.event_id[5:17]}.jsonl"
+        try:
+            self._publish(name, event.model_dump_json(exclude_none=True) + "\n")
+        except OSError as error:
+            raise ReadNotRecordedError(f"could not record this read in the audit log: {error}") from error
+        return event
+
+    def _publish(self, name: str, line: str) -> None:
+        self._staging.mkdir(parents=True, exist_ok=True)
+        self._target.mkdir(parents=True, exist_ok=True)
+        staged = self._staging / name
+        try:
+            with staged.open("w", encoding="utf-8") as handle:
+                handle.write(line)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(staged, self._target / name)
+        finally:
+            staged.unlink(missing_ok=True)

@@ -1,0 +1,100 @@
+"""What the page and the API read from the readers' snapshot, one short read-only connection per request.
+
+The snapshot is replaced atomically by writers, so these reads never meet a writer's lock. Before the first
+ingestion there is no snapshot: that is an empty view ("no events yet"), not an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from audit_pipeline.derived.rules import SEVERITIES
+from audit_pipeline.query.filters import LogFilter
+from audit_pipeline.query.logs import facets, list_events
+from audit_pipeline.storage.database import DatabaseMissingError, reader
+
+SNAPSHOT_WAIT_SECONDS = 10.0
+SUSPICIOUS_ACTIVITY_TABLE = "suspicious_activity"
+FINDING_COLUMNS = ("org_id", "rule", "severity", "user", "first_at", "last_at", "event_count", "event_ids",
+                   "reason")
+
+
+@dataclass(frozen=True)
+class ListView:
+    """A page of events with its total and facet counts; `has_events` is False before the first ingestion."""
+
+    has_events: bool
+    total: int = 0
+    events: list[dict[str, Any]] = field(default_factory=list)
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Findings:
+    """The suspicious-activity findings of one org; `available` is False until that table is built."""
+
+    available: bool
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def load_list_view(
+    snapshot: Path, flt: LogFilter, *, limit: int, offset: int, facet_top: int | None
+) -> ListView:
+    try:
+        with reader(snapshot, wait_seconds=SNAPSHOT_WAIT_SECONDS) as connection:
+            if not _has_table(connection, "events"):
+                return ListView(has_events=False)
+            page = list_events(connection, flt, limit=limit, offset=offset)
+            counts = facets(connection, flt, top=facet_top) if facet_top else {}
+    except DatabaseMissingError:
+        return ListView(has_events=False)
+    return ListView(has_events=True, total=page.total, events=page.events, facets=counts)
+
+
+def load_facets(snapshot: Path, flt: LogFilter, *, top: int) -> dict[str, dict[str, int]]:
+    try:
+        with reader(snapshot, wait_seconds=SNAPSHOT_WAIT_SECONDS) as connection:
+            if not _has_table(connection, "events"):
+                return {}
+            return facets(connection, flt, top=top)
+    except DatabaseMissingError:
+        return {}
+
+
+def load_findings(snapshot: Path, org_id: str, *, since: datetime | None, limit: int) -> Findings:
+    """The org's findings, most severe first, then most recent; `since` keeps those still active after it."""
+    try:
+        with reader(snapshot, wait_seconds=SNAPSHOT_WAIT_SECONDS) as connection:
+            if not _has_table(connection, SUSPICIOUS_ACTIVITY_TABLE):
+                return Findings(available=False)
+            cursor = connection.execute(
+                f"""
+                SELECT {", ".join(f'"{c}"' for c in FINDING_COLUMNS)}
+                FROM {SUSPICIOUS_ACTIVITY_TABLE}
+                WHERE org_id = ? AND (?::TIMESTAMPTZ IS NULL OR last_at >= ?::TIMESTAMPTZ)
+                ORDER BY coalesce(list_position(?::VARCHAR[], severity), 99), last_at DESC, rule, "user"
+                LIMIT ?
+                """,
+                [org_id, since, since, list(SEVERITIES), limit],
+            )
+            rows = [dict(zip(FINDING_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
+    except DatabaseMissingError:
+        return Findings(available=False)
+    return Findings(available=True, rows=rows)
+
+
+def _has_table(connection: duckdb.DuckDBPyConnection, name: str) -> bool:
+    row = connection.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main'", [name]
+    ).fetchone()
+    if row and row[0]:
+        return True
+    row = connection.execute(
+        "SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND schema_name = 'main'", [name]
+    ).fetchone()
+    return bool(row and row[0])

@@ -1,0 +1,100 @@
+// Progressive enhancement of the Audit Logs page: local times, the custom range, filters that apply at once.
+"use strict";
+
+(function () {
+  document.documentElement.classList.add("js");
+
+  const localFormat = new Intl.DateTimeFormat(undefined, {
+    year: "numeric", month: "short", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",
+  });
+
+  function pad(number) {
+    return String(number).padStart(2, "0");
+  }
+
+  // "YYYY-MM-DDTHH:MM:SS" in the viewer's time zone, the value a datetime-local input expects.
+  function toLocalInput(date) {
+    return date.getFullYear() + "-" + pad(date.getMonth() + 1) + "-" + pad(date.getDate()) + "T" +
+      pad(date.getHours()) + ":" + pad(date.getMinutes()) + ":" + pad(date.getSeconds());
+  }
+
+  function showLocalTimes() {
+    for (const element of document.querySelectorAll("time[datetime]")) {
+      const date = new Date(element.getAttribute("datetime"));
+      if (Number.isNaN(date.getTime())) continue;
+      if (!element.title) element.title = element.textContent.trim();
+      element.textContent = localFormat.format(date);
+    }
+  }
+
+  function wireViewForm(form) {
+    const period = form.querySelector("#period");
+    const range = form.querySelector("#range");
+    const submit = () => (form.requestSubmit ? form.requestSubmit() : form.submit());
+
+    for (const input of form.querySelectorAll("input[data-utc-field]")) {
+      const hidden = form.querySelector('input[type=hidden][name="' + input.dataset.utcField + '"]');
+      const effective = input.dataset.effective ? new Date(input.dataset.effective) : null;
+      if (effective && !Number.isNaN(effective.getTime())) input.value = toLocalInput(effective);
+      input.addEventListener("change", () => {
+        const date = input.value ? new Date(input.value) : null;
+        hidden.value = date && !Number.isNaN(date.getTime()) ? date.toISOString() : "";
+        period.value = "custom";
+      });
+    }
+
+    if (period) {
+      period.addEventListener("change", () => {
+        if (period.value === "custom") {
+          range.classList.remove("collapsed");
+          const first = range.querySelector("input[data-utc-field]");
+          if (first) first.focus();
+          return;
+        }
+        for (const hidden of range.querySelectorAll("input[type=hidden]")) hidden.value = "";
+        submit();
+      });
+    }
+
+    for (const box of form.querySelectorAll(".filters input[type=checkbox]")) {
+      box.addEventListener("change", submit);
+    }
+    const size = document.getElementById("size");
+    if (size) size.addEventListener("change", submit);
+
+    // Keep shared URLs short: leave out empty fields.
+    form.addEventListener("submit", () => {
+      for (const field of form.querySelectorAll("input[name], select[name]")) {
+        if (field.value === "") field.disabled = true;
+      }
+    });
+  }
+
+  function wireAutosubmit() {
+    for (const select of document.querySelectorAll("select.autosubmit")) {
+      select.addEventListener("change", () => select.form.submit());
+    }
+  }
+
+  function wireSearchShortcut() {
+    const search = document.getElementById("q");
+    if (!search) return;
+    document.addEventListener("keydown", (event) => {
+      const typing = event.target.closest && event.target.closest("input, select, textarea");
+      if (event.key === "/" && !typing) {
+        event.preventDefault();
+        search.focus();
+        search.select();
+      }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    showLocalTimes();
+    const form = document.getElementById("view");
+    if (form) wireViewForm(form);
+    wireAutosubmit();
+    wireSearchShortcut();
+  });
+})();
