@@ -19,6 +19,8 @@ def sql_list(values: tuple[str, ...]) -> str:
     return "(" + ", ".join("'" + value.replace("'", "''") + "'" for value in values) + ")"
 
 # (additional_info key, label) in the order they are shown; keys are code constants, never input.
+# The main details say what the event was about; when an event has none, the actor's role is shown instead
+# (as the platform's Audit Logs page does), followed by the minor details such as how someone logged in.
 INFO_DISPLAY_FIELDS: tuple[tuple[str, str], ...] = (
     ("scan_id", "Scan ID"),
     ("target_user", "User"),
@@ -26,6 +28,7 @@ INFO_DISPLAY_FIELDS: tuple[tuple[str, str], ...] = (
     ("ticketing_vendor", "Vendor"),
     ("channel", "Channel"),
     ("messaging_vendor", "Via"),
+    ("recipient", "To"),
     ("severity", "Severity"),
     ("policy_name", "Policy"),
     ("setting", "Setting"),
@@ -33,8 +36,16 @@ INFO_DISPLAY_FIELDS: tuple[tuple[str, str], ...] = (
     ("s3_bucket", "Bucket"),
     ("enabled", "Enabled"),
     ("workflow_name", "Workflow"),
+    ("token_name", "Token"),
+    ("query", "Search"),
+    ("exported_events", "Exported events"),
+    ("message", "Message"),
+)
+MINOR_INFO_DISPLAY_FIELDS: tuple[tuple[str, str], ...] = (
     ("login_type", "Login type"),
     ("mfa_method", "MFA"),
+    ("failure_reason", "Reason"),
+    ("error", "Error"),
 )
 
 
@@ -55,15 +66,18 @@ def new_role_sql(column: str = "additional_info") -> str:
     return f"coalesce({info_text('new_role', column)}, {info_text('member_roles', column)})"
 
 
+def _labelled(fields: tuple[tuple[str, str], ...]) -> list[str]:
+    return [f"CASE WHEN {info_text(key)} IS NOT NULL THEN '{label}: ' || {info_text(key)} END"
+            for key, label in fields]
+
+
 def info_display_sql() -> str:
     """A short human line for the Additional Info column: role change, scan id, ticket, channel..."""
     role_change = (
         f"CASE WHEN {new_role_sql()} IS NOT NULL THEN 'Role: ' || "
         f"coalesce({info_text('old_role')} || ' → ', '') || {new_role_sql()} END"
     )
-    details = [role_change] + [
-        f"CASE WHEN {info_text(key)} IS NOT NULL THEN '{label}: ' || {info_text(key)} END"
-        for key, label in INFO_DISPLAY_FIELDS
-    ]
-    joined = "nullif(concat_ws(' · ', " + ", ".join(details) + "), '')"
-    return f"left(coalesce({joined}, 'Role: ' || nullif(user_role, '')), {MAX_INFO_DISPLAY_CHARS})"
+    main = "nullif(concat_ws(' · ', " + ", ".join([role_change, *_labelled(INFO_DISPLAY_FIELDS)]) + "), '')"
+    minor = ", ".join(_labelled(MINOR_INFO_DISPLAY_FIELDS))
+    joined = f"nullif(concat_ws(' · ', coalesce({main}, 'Role: ' || nullif(user_role, '')), {minor}), '')"
+    return f"left({joined}, {MAX_INFO_DISPLAY_CHARS})"
