@@ -70,7 +70,7 @@ def list_audit_logs(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> EventList:
     flt = view.log_filter(user.org_id, web_context(request).clock())
-    listing = load_list_view(web_context(request).paths.reader_database, flt, limit=limit, offset=offset,
+    listing = load_list_view(web_context(request).snapshots, flt, limit=limit, offset=offset,
                              facet_top=None)
     record_read(request, user, view_action(view), {
         "view": "audit_logs", "interface": "api", "filters": view.as_record(), "offset": offset,
@@ -92,7 +92,7 @@ def audit_log_facets(
     top: Annotated[int, Query(ge=1, le=MAX_FACET_TOP, description="Values per facet, most frequent first.")] = 50,
 ) -> Facets:
     flt = view.log_filter(user.org_id, web_context(request).clock())
-    counts = load_facets(web_context(request).paths.reader_database, flt, top=top)
+    counts = load_facets(web_context(request).snapshots, flt, top=top)
     record_read(request, user, view_action(view), {
         "view": "audit_log_facets", "interface": "api", "filters": view.as_record(),
     })
@@ -123,7 +123,7 @@ def suspicious_activity(
 ) -> SuspiciousActivity:
     context = web_context(request)
     since, _ = period_bounds(period, context.clock())
-    findings = load_findings(context.paths.reader_database, user.org_id, since=since, limit=limit)
+    findings = load_findings(context.snapshots, user.org_id, since=since, limit=limit)
     record_read(request, user, LOGS_VIEWED, {
         "view": "suspicious_activity", "interface": "api", "period": period,
         "findings": len(findings.rows),

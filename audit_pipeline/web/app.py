@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 from fastapi import FastAPI
@@ -19,6 +20,7 @@ from audit_pipeline.web.errors import install_error_handlers
 from audit_pipeline.web.read_audit import ReadAuditLog
 from audit_pipeline.web.security import SecurityHeaders
 from audit_pipeline.web.sessions import SessionSigner, load_or_create_key
+from audit_pipeline.web.snapshot_connection import SnapshotReader
 
 API_DESCRIPTION = """The org's audit events with the filters of the Audit Logs page.
 
@@ -36,13 +38,21 @@ def create_app(
     home = (paths or paths_from_env()).ensure()
     folder = web_folder(home)
     signer = SessionSigner(load_or_create_key(folder / "session.key"))
+    snapshots = SnapshotReader(home.reader_database)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        snapshots.close()
+
     app = FastAPI(title="Audit Logs API", version="1", description=API_DESCRIPTION,
-                  docs_url=None, redoc_url=None)
+                  docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.web = WebContext(
         paths=home,
         clock=clock,
         authenticator=Authenticator(UserDirectory(home.access_database), signer, clock),
         read_log=ReadAuditLog(home.landing, folder / "staging", clock),
+        snapshots=snapshots,
         templates=Jinja2Templates(directory=TEMPLATES_DIR),
         secure_cookies=secure_cookies,
     )

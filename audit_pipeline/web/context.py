@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from audit_pipeline.settings import Paths
 from audit_pipeline.web.auth import Authenticator
 from audit_pipeline.web.read_audit import ReadAuditLog
+from audit_pipeline.web.snapshot_connection import SnapshotReader
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -24,6 +25,7 @@ class WebContext:
     clock: Callable[[], datetime]
     authenticator: Authenticator
     read_log: ReadAuditLog
+    snapshots: SnapshotReader
     templates: Jinja2Templates
     secure_cookies: bool
 

@@ -11,7 +11,6 @@ import io
 import re
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Literal
 
 import duckdb
@@ -20,12 +19,12 @@ import pyarrow.csv as pa_csv
 
 from audit_pipeline.query.filters import LogFilter
 from audit_pipeline.query.logs import EVENT_COLUMNS, iter_event_batches
-from audit_pipeline.storage.database import DatabaseMissingError, reader
+from audit_pipeline.storage.database import DatabaseMissingError
+from audit_pipeline.web.snapshot_connection import SnapshotReader
 
 DownloadFormat = Literal["csv", "ndjson"]
 MEDIA_TYPES: dict[str, str] = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}
 BATCH_ROWS = 10_000
-SNAPSHOT_WAIT_SECONDS = 10.0
 
 _TIMESTAMP_COLUMNS = ("occurred_at", "received_at")
 _RFC3339_FORMAT = "'%Y-%m-%dT%H:%M:%S.%fZ'"
@@ -66,7 +65,7 @@ def download_name(org_id: str, fmt: DownloadFormat, now: datetime) -> str:
     return f"audit-logs-{safe_org}-{now:%Y%m%dT%H%M%SZ}.{'csv' if fmt == 'csv' else 'ndjson'}"
 
 
-def stream_events(snapshot: Path, flt: LogFilter, fmt: DownloadFormat) -> Iterator[bytes]:
+def stream_events(snapshots: SnapshotReader, flt: LogFilter, fmt: DownloadFormat) -> Iterator[bytes]:
     """The filtered events as encoded chunks; an empty result (or no snapshot yet) is a header-only CSV."""
     formatter = duckdb.connect()
     try:
@@ -74,7 +73,7 @@ def stream_events(snapshot: Path, flt: LogFilter, fmt: DownloadFormat) -> Iterat
         if fmt == "csv":
             yield _csv_header()
         try:
-            with reader(snapshot, wait_seconds=SNAPSHOT_WAIT_SECONDS) as connection:
+            with snapshots.cursor() as connection:
                 for batch in iter_event_batches(connection, flt, batch_size=BATCH_ROWS):
                     yield _encode(formatter, batch, fmt)
         except DatabaseMissingError:

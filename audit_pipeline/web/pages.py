@@ -41,7 +41,17 @@ FACET_TOP = 25
 MAX_SIGN_IN_BYTES = 4096
 SUSPICIOUS_LIMIT = 500
 
-router = APIRouter(tags=["pages"])
+_HTML: dict[str, Any] = {"text/html": {}}
+PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "A filter value that cannot be answered: a page saying why.", "content": _HTML},
+    401: {"description": "Not signed in: the sign-in page.", "content": _HTML},
+    403: {"description": "The read_write permission is missing, or another org was asked for.",
+          "content": _HTML},
+    422: {"description": "A malformed parameter: a page listing the problems.", "content": _HTML},
+    503: {"description": "The read could not be recorded in the audit log; retry.", "content": _HTML},
+}
+
+router = APIRouter(tags=["pages"], responses=PAGE_RESPONSES)
 
 
 def safe_next(target: str) -> str:
@@ -115,7 +125,7 @@ def audit_logs_page(
 ) -> HTMLResponse:
     context = web_context(request)
     flt = view.log_filter(user.org_id, context.clock())
-    listing = load_list_view(context.paths.reader_database, flt, limit=size, offset=(page - 1) * size,
+    listing = load_list_view(context.snapshots, flt, limit=size, offset=(page - 1) * size,
                              facet_top=FACET_TOP)
     record_read(request, user, view_action(view), {
         "view": "audit_logs", "interface": "web", "filters": view.as_record(), "page": page,
@@ -151,7 +161,7 @@ def download_response(
     })
     filename = download_name(user.org_id, fmt, now.astimezone(UTC))
     return StreamingResponse(
-        stream_events(context.paths.reader_database, flt, fmt), media_type=MEDIA_TYPES[fmt],
+        stream_events(context.snapshots, flt, fmt), media_type=MEDIA_TYPES[fmt],
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
@@ -176,7 +186,7 @@ def suspicious_page(
 ) -> HTMLResponse:
     context = web_context(request)
     since, _ = period_bounds(period, context.clock())
-    findings = load_findings(context.paths.reader_database, user.org_id, since=since,
+    findings = load_findings(context.snapshots, user.org_id, since=since,
                              limit=SUSPICIOUS_LIMIT + 1)
     record_read(request, user, LOGS_VIEWED, {
         "view": "suspicious_activity", "interface": "web", "period": period,

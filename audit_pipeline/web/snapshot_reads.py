@@ -1,4 +1,4 @@
-"""What the page and the API read from the readers' snapshot, one short read-only connection per request.
+"""What the page and the API read from the readers' snapshot, through a cursor of `SnapshotReader`.
 
 The snapshot is replaced atomically by writers, so these reads never meet a writer's lock. Before the first
 ingestion there is no snapshot: that is an empty view ("no events yet"), not an error.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -16,9 +15,9 @@ import duckdb
 from audit_pipeline.derived.rules import SEVERITIES
 from audit_pipeline.query.filters import LogFilter
 from audit_pipeline.query.logs import facets, list_events
-from audit_pipeline.storage.database import DatabaseMissingError, reader
+from audit_pipeline.storage.database import DatabaseMissingError
+from audit_pipeline.web.snapshot_connection import SnapshotReader
 
-SNAPSHOT_WAIT_SECONDS = 10.0
 SUSPICIOUS_ACTIVITY_TABLE = "suspicious_activity"
 FINDING_COLUMNS = ("org_id", "rule", "severity", "user", "first_at", "last_at", "event_count", "event_ids",
                    "reason")
@@ -43,10 +42,10 @@ class Findings:
 
 
 def load_list_view(
-    snapshot: Path, flt: LogFilter, *, limit: int, offset: int, facet_top: int | None
+    snapshots: SnapshotReader, flt: LogFilter, *, limit: int, offset: int, facet_top: int | None
 ) -> ListView:
     try:
-        with reader(snapshot, wait_seconds=SNAPSHOT_WAIT_SECONDS) as connection:
+        with snapshots.cursor() as connection:
             if not _has_table(connection, "events"):
                 return ListView(has_events=False)
             page = list_events(connection, flt, limit=limit, offset=offset)
@@ -56,9 +55,9 @@ def load_list_view(
     return ListView(has_events=True, total=page.total, events=page.events, facets=counts)
 
 
-def load_facets(snapshot: Path, flt: LogFilter, *, top: int) -> dict[str, dict[str, int]]:
+def load_facets(snapshots: SnapshotReader, flt: LogFilter, *, top: int) -> dict[str, dict[str, int]]:
     try:
-        with reader(snapshot, wait_seconds=SNAPSHOT_WAIT_SECONDS) as connection:
+        with snapshots.cursor() as connection:
             if not _has_table(connection, "events"):
                 return {}
             return facets(connection, flt, top=top)
@@ -66,10 +65,10 @@ def load_facets(snapshot: Path, flt: LogFilter, *, top: int) -> dict[str, dict[s
         return {}
 
 
-def load_findings(snapshot: Path, org_id: str, *, since: datetime | None, limit: int) -> Findings:
+def load_findings(snapshots: SnapshotReader, org_id: str, *, since: datetime | None, limit: int) -> Findings:
     """The org's findings, most severe first, then most recent; `since` keeps those still active after it."""
     try:
-        with reader(snapshot, wait_seconds=SNAPSHOT_WAIT_SECONDS) as connection:
+        with snapshots.cursor() as connection:
             if not _has_table(connection, SUSPICIOUS_ACTIVITY_TABLE):
                 return Findings(available=False)
             cursor = connection.execute(
