@@ -36,6 +36,7 @@ class FileSink:
         self.expected = expected
         self.progress = progress
         self.files: list[Path] = []
+        self.events_per_file: list[int] = []
         self._name: str | None = None
         self._handle: BinaryIO | None = None
 
@@ -56,6 +57,7 @@ class FileSink:
         target = self.out_dir / self._name
         os.replace(self._staging(self._name), target)
         self.files.append(target)
+        self.events_per_file.append(self.expected[self._name])
         if self.progress is not None:
             self.progress(f"wrote {target.name}: {self.expected[self._name]:,} events "
                           f"(file {len(self.files)} of {len(self.expected)})")

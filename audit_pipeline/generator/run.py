@@ -31,9 +31,11 @@ STREAM_BATCH_ROWS = 50_000
 
 @dataclass(frozen=True)
 class GeneratedEvents:
-    """What was written: the files in order, the event count, the window, and the planted event ids by rule."""
+    """What was written: the files in order (with their event counts), the total, the window, and the
+    planted event ids by the rule they are meant to trigger."""
 
     files: list[Path]
+    events_per_file: list[int]
     events: int
     start: datetime
     end: datetime
@@ -70,9 +72,10 @@ def generate_events(
     with duckdb.connect() as connection:
         connection.execute("SET enable_progress_bar = false")
         _load(connection, slots, population)
-        files = _write_files(connection, out_dir, progress)
+        sink = _write_files(connection, out_dir, progress)
         planted_ids = {str(rule): list(ids) for rule, ids in connection.execute(PLANTED_SQL).fetchall()}
-    return GeneratedEvents(files=files, events=slots.num_rows, start=start, end=end, planted=planted_ids)
+    return GeneratedEvents(files=sink.files, events_per_file=sink.events_per_file, events=slots.num_rows,
+                           start=start, end=end, planted=planted_ids)
 
 
 def _check(events: int, orgs: int, days: int, out_dir: Path, end: datetime | None) -> None:
@@ -106,7 +109,7 @@ def _load(connection: duckdb.DuckDBPyConnection, slots: pa.Table, population: Po
     connection.execute(KIND_FRAGMENTS_SQL)
 
 
-def _write_files(connection: duckdb.DuckDBPyConnection, out_dir: Path, progress: Progress | None) -> list[Path]:
+def _write_files(connection: duckdb.DuckDBPyConnection, out_dir: Path, progress: Progress | None) -> FileSink:
     """Render every line in one parallel query and stream the rows, in file order, into their files."""
     chunks = connection.execute("""
         SELECT s.org_idx, s.file_no, o.org_id, count(*) FROM slots s JOIN orgs o USING (org_idx)
@@ -124,4 +127,4 @@ def _write_files(connection: duckdb.DuckDBPyConnection, out_dir: Path, progress:
         sink.finish()
     finally:
         sink.abort()
-    return sink.files
+    return sink
