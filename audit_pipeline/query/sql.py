@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from audit_pipeline.derived.expressions import USER_DISPLAY_SQL
 from audit_pipeline.query.filters import LogFilter
 from audit_pipeline.query.search import SearchTerm, parse_search
 
@@ -19,9 +20,8 @@ FACETS: tuple[Facet, ...] = ("action", "user", "log_type")
 
 SYSTEM_USER = "System"
 # What the User column shows: the name, else the email, else the id; events without a user are the system's.
-DISPLAY_USER_SQL = (
-    f"coalesce(nullif(user_name, ''), nullif(user_email, ''), nullif(user_id, ''), '{SYSTEM_USER}')"
-)
+# Shared with the derived views so the facet, the page and the notebook name users alike.
+DISPLAY_USER_SQL = USER_DISPLAY_SQL
 USER_COLUMNS = ("user_id", "user_email", "user_name", DISPLAY_USER_SQL)
 ANY_TEXT_COLUMNS = ("user_id", "user_email", "user_name", "user_role", "action", "log_type", "source_ip")
 SEARCH_COLUMNS: dict[str, tuple[str, ...]] = {
