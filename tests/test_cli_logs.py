@@ -31,7 +31,7 @@ def records() -> list[dict[str, Any]]:
         event("e2", occurred_at=_stamp(timedelta(hours=5)), org_id="globex", user_email="bob@globex.test",
               user_name="Bob O'Brien", user_role="Member"),
         event("e3", occurred_at=_stamp(timedelta(days=3)), action="Login Failed",
-              additional_info={"note": long_note, "reason": "50% \"off\"\nsecond line"}),
+              additional_info={"message": long_note, "failure_reason": "50% \"off\"\nsecond line"}),
         event("e4", occurred_at=_stamp(timedelta(days=40)), user_email=None, user_name=None, user_role=None,
               log_type="System", action="Audit Log Export"),
         event("e5", occurred_at=_stamp(timedelta(days=100)), user_name="日本 太郎", user_email="taro@x.test",

@@ -34,6 +34,7 @@ from audit_pipeline.query import (
     list_events,
     period_bounds,
 )
+from audit_pipeline.query.logs import EVENT_COLUMNS
 from audit_pipeline.settings import Paths
 from audit_pipeline.storage.database import reader
 from tests.conftest import ingest_now, land_records
@@ -69,6 +70,19 @@ SEARCH_WORDS = (
     "it's", "🙂", "deep value", "nomatch-xyz", "s-1", "--", "100%_done", "count", "42", "true", "break",
     "'; drop table events; --", "Mozilla",
 )
+# Details the Additional Info column shows, with awkward values: empty, lists, objects, long text.
+DISPLAYED_DETAILS: dict[str, tuple[Any, ...]] = {
+    "target_user": ("carol@acme.test", ""),
+    "ticketing_vendor": ("Jira",),
+    "channel": ("#sec-alerts", ["#a", "#b"]),
+    "policy_name": ("No 'public' repos", {"k": "v", "n": [1, 2]}),
+    "enabled": (True, False),
+    "exported_events": (0, 1234),
+    "message": ("m" * 250, "emoji 🙂 " * 30),
+    "login_type": ("SSO", "password"),
+    "mfa_method": (["totp", None], []),
+    "failure_reason": ("bad password", "x_y"),
+}
 QUALIFIED_WORDS = {
     "user": ("alice", "@initech", "system", "u-", "carol\\x", "%", "taro", "o'brien"),
     "action": ("scan", "login", "'this'", "ticket", "%_", "now"),
@@ -93,6 +107,13 @@ def _info(rng: random.Random) -> dict[str, Any]:
         info["flag"] = rng.random() < 0.5
     if rng.random() < 0.1:
         info["nested"] = {"k": "deep value"}
+    if rng.random() < 0.1:
+        info["new_role"] = rng.choice(("Admin", "Member"))
+        if rng.random() < 0.5:
+            info["old_role"] = "Viewer"
+    for key, values in DISPLAYED_DETAILS.items():
+        if rng.random() < 0.06:
+            info[key] = rng.choice(values)
     return info
 
 
@@ -460,15 +481,33 @@ def test_batches_of_an_empty_result(data: DataSet) -> None:
 def test_display_columns() -> None:
     event = {
         "user_name": "", "user_email": "a@x.test", "user_id": "u-1", "user_role": "Admin",
-        "additional_info": {"note": "n", "ticket_id": "JIRA-1", "scan_id": "S-1", "member_roles": ["A", "B"],
-                            "flag": True, "empty": "", "nested": {"k": 1}},
+        "additional_info": {"note": "n", "ticket_id": "JIRA-1", "scan_id": "S-1", "login_type": "SSO",
+                            "flag": True, "member_roles": ["Viewer", "Member"], "old_role": "Admin"},
     }
     assert display_user(event) == "a@x.test"
     assert display_user({"user_id": "u-1"}) == "u-1"
     assert display_user({"user_name": None}) == "System"
     assert display_additional_info(event) == (
-        'Role: Admin; Scan ID: S-1; Member roles: A, B; Ticket ID: JIRA-1; note: n; flag: true; nested: {"k":1}'
+        "Role: Admin → Viewer, Member · Scan ID: S-1 · Ticket: JIRA-1 · Login type: SSO"
     )
+    assert display_additional_info({"user_role": "Admin", "additional_info": {"note": "n"}}) == "Role: Admin"
     assert display_additional_info({"additional_info": '{"scan_id": "S-9"}'}) == "Scan ID: S-9"
     assert display_additional_info({}) == ""
 
+
+def test_display_columns_agree_with_the_audit_log_view(data: DataSet) -> None:
+    from audit_pipeline.derived.expressions import USER_DISPLAY_SQL, info_display_sql
+
+    rows = data.conn.execute(
+        f"SELECT {', '.join(EVENT_COLUMNS)}, {USER_DISPLAY_SQL}, {info_display_sql()} "
+        "FROM events ORDER BY ingest_seq"
+    ).fetchall()
+    shown = 0
+    for row in rows:
+        event = dict(zip(EVENT_COLUMNS, row, strict=False))
+        event["additional_info"] = json.loads(event["additional_info"])
+        sql_user, sql_info = row[len(EVENT_COLUMNS):]
+        assert display_user(event) == sql_user
+        assert display_additional_info(event) == (sql_info or ""), event["additional_info"]
+        shown += bool(sql_info)
+    assert shown > len(rows) // 2
