@@ -1,0 +1,170 @@
+"""`python -m benchmarks.run`: measure every figure beside its raw-DuckDB ceiling and write the results.
+
+Progress goes to stderr; the summary of targets to stdout. Exit code 0 when every figure was measured,
+whether or not the targets hold (the results say which), 2 for bad arguments, 1 when a section failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks import export_bench, ingest_bench, memory_bench, query_bench, window_bench
+from benchmarks.datasets import DEFAULT_DATA_DIR, Datasets
+from benchmarks.machine import REPOSITORY, machine_facts
+from benchmarks.measure import Section, load_average, progress, stopwatch
+from benchmarks.report import summary, write_json, write_markdown
+from benchmarks.targets import evaluate
+
+SECTIONS = ("ingest", "export", "window", "query", "memory")
+QUICK_EVENTS = 10_000
+DEFAULT_RESULTS = REPOSITORY / "benchmarks" / "results" / "latest.json"
+DEFAULT_MARKDOWN = REPOSITORY / "docs" / "benchmarks.md"
+
+
+@dataclass(frozen=True)
+class Options:
+    events: int
+    history: int
+    memory_events: int
+    window_events: int
+    rounds: int
+    query_repeats: int
+    window_repeats: int
+    sections: tuple[str, ...]
+    results: Path
+    markdown: Path
+    data: Path
+    command: str
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be positive")
+    return value
+
+
+def _sections(text: str) -> tuple[str, ...]:
+    chosen = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [name for name in chosen if name not in SECTIONS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"choose among {', '.join(SECTIONS)} (got {text!r})")
+    return chosen
+
+
+def parse_options(argv: list[str]) -> Options:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    parser.add_argument("--events", type=_positive, default=1_000_000,
+                        help="events ingested and exported, and the small history (default 1,000,000)")
+    parser.add_argument("--history", type=_positive, default=10_000_000,
+                        help="events in the large history for queries and the hourly export (default 10,000,000)")
+    parser.add_argument("--memory-events", type=_positive, default=5_000_000,
+                        help="events in the export whose peak memory is measured (default 5,000,000)")
+    parser.add_argument("--window-events", type=_positive, default=5_000,
+                        help="events arriving in each hour of the hourly-export figure (default 5,000)")
+    parser.add_argument("--rounds", type=_positive, default=1,
+                        help="times the ingest and export figures are measured; the median counts (default 1)")
+    parser.add_argument("--repeats", type=_positive, default=10,
+                        help="samples of each query shape (default 10)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"{QUICK_EVENTS:,} events everywhere and few repeats: the smoke run")
+    parser.add_argument("--only", type=_sections, default=SECTIONS, metavar="SECTION[,SECTION]",
+                        help=f"run only these sections: {', '.join(SECTIONS)}")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="write latest.json and benchmarks.md into this folder instead of "
+                             "benchmarks/results/ and docs/")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR,
+                        help="where generated data is cached (default benchmarks/.data)")
+    args = parser.parse_args(argv)
+    command = shlex.join(["python", "-m", "benchmarks.run", *argv])
+    quick = args.quick
+    return Options(
+        events=QUICK_EVENTS if quick else args.events,
+        history=QUICK_EVENTS if quick else args.history,
+        memory_events=QUICK_EVENTS if quick else args.memory_events,
+        window_events=min(args.window_events, 500) if quick else args.window_events,
+        rounds=1 if quick else args.rounds,
+        query_repeats=3 if quick else args.repeats,
+        window_repeats=2 if quick else 5,
+        sections=args.only,
+        results=(args.out / "latest.json") if args.out else DEFAULT_RESULTS,
+        markdown=(args.out / "benchmarks.md") if args.out else DEFAULT_MARKDOWN,
+        data=args.data.resolve(),
+        command=command,
+    )
+
+
+def _section_runners(options: Options, data: Datasets, work: Path) -> dict[str, tuple[str, Callable[[], Any]]]:
+    return {
+        "ingest": ("ingest", lambda: ingest_bench.run(data, work, events=options.events, rounds=options.rounds)),
+        "export": ("export", lambda: export_bench.run(data, work, events=options.events, rounds=options.rounds)),
+        "window": ("window_export", lambda: window_bench.run(
+            data, work, small=options.events, large=options.history, window_events=options.window_events,
+            repeats=options.window_repeats)),
+        "query": ("query", lambda: query_bench.run(data, history=options.history, repeats=options.query_repeats)),
+        "memory": ("export_memory", lambda: memory_bench.run(data, work, events=options.memory_events)),
+    }
+
+
+def run(options: Options) -> dict[str, Any]:
+    started_at = datetime.now(UTC)
+    started = time.monotonic()
+    load_before = load_average()
+    data = Datasets(options.data)
+    work_root = options.data / "work"
+    work_root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="run-", dir=work_root))
+    figures: dict[str, Any] = {}
+    try:
+        runners = _section_runners(options, data, work)
+        for name in options.sections:
+            key, measure = runners[name]
+            progress(f"section {name}")
+            section = Section(key)
+            with stopwatch() as watch:
+                section.figures = measure()
+            section.seconds = watch.seconds
+            figures[key] = section.as_dict()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {
+        "command": options.command,
+        "started_at": started_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "duration_seconds": round(time.monotonic() - started, 1),
+        "load_before": load_before,
+        "load_after": load_average(),
+        "options": {"events": options.events, "history": options.history, "memory_events": options.memory_events,
+                    "window_events": options.window_events, "rounds": options.rounds,
+                    "query_repeats": options.query_repeats, "window_repeats": options.window_repeats,
+                    "sections": list(options.sections)},
+        "machine": machine_facts(),
+        "figures": figures,
+        "targets": evaluate(figures),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_options(sys.argv[1:] if argv is None else argv)
+    result = run(options)
+    write_json(result, options.results)
+    write_markdown(result, options.markdown)
+    print(summary(result))
+    print(f"\nresults: {options.results}\nreport:  {options.markdown}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

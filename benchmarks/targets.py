@@ -1,0 +1,46 @@
+"""The targets the figures are held to, and whether each holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    section: str
+    figure: str
+    limit: float
+    unit: str
+    meaning: str
+
+    def evaluate(self, figures: dict[str, Any]) -> dict[str, object]:
+        measured = figures.get(self.section, {}).get(self.figure)
+        return {
+            "target": self.name,
+            "measured": measured,
+            "limit": self.limit,
+            "unit": self.unit,
+            "meaning": self.meaning,
+            "holds": None if measured is None else bool(measured <= self.limit),
+        }
+
+
+TARGETS = (
+    Target("ingest", "ingest", "ratio", 2.0, "x raw", "pipeline ingest time / raw read_json CTAS time"),
+    Target("export (plain)", "export", "s3_plain_ratio", 2.0, "x raw",
+           "pipeline export to local S3 / raw COPY to JSON files"),
+    Target("export (gzip)", "export", "s3_gzip_ratio", 2.0, "x raw",
+           "pipeline gzip export to local S3 / raw COPY with COMPRESSION gzip"),
+    Target("hourly export, large vs small history", "window_export", "ratio", 1.5, "x",
+           "one-hour window export time with the large history / with the small one"),
+    Target("query p95 (worst shape)", "query", "worst_shape_p95_ms", 100.0, "ms",
+           "p95 of first page + total + facets, the slowest of the query shapes"),
+    Target("export peak RSS", "export_memory", "peak_rss_mib", 1024.0, "MiB",
+           "peak resident memory of the process exporting M events"),
+)
+
+
+def evaluate(figures: dict[str, Any]) -> list[dict[str, object]]:
+    return [target.evaluate(figures) for target in TARGETS]

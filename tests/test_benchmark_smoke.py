@@ -1,0 +1,87 @@
+"""The benchmark harness runs end to end on 10k events and reports every figure and target (not their values)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+QUICK_EVENTS = 10_000
+SECTIONS = ("ingest", "export", "window_export", "query", "export_memory")
+TARGETS = ("ingest", "export (plain)", "export (gzip)", "hourly export, large vs small history",
+           "query p95 (worst shape)", "export peak RSS")
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    out = tmp_path_factory.mktemp("bench")
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--quick", "--out", str(out), "--data", str(out / "data")],
+        cwd=REPOSITORY, capture_output=True, text=True, timeout=900,
+        env={**os.environ, "AUDIT_PIPELINE_HOME": str(out / "home")},
+    )
+    return completed, out
+
+
+@pytest.mark.slow
+def test_quick_run_writes_every_figure_and_target(quick_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    completed, out = quick_run
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    result = json.loads((out / "latest.json").read_text())
+
+    assert set(result["figures"]) == set(SECTIONS)
+    assert [t["target"] for t in result["targets"]] == list(TARGETS)
+    for target in result["targets"]:
+        assert isinstance(target["measured"], int | float), target
+        assert target["holds"] in (True, False)
+    for section in result["figures"].values():
+        assert len(section["load_before"]) == 3 and len(section["load_after"]) == 3
+    assert result["machine"]["cores"] and result["machine"]["packages"]["duckdb"]
+    assert result["command"].startswith("python -m benchmarks.run --quick")
+
+
+@pytest.mark.slow
+def test_quick_run_measures_the_generated_events(quick_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    completed, out = quick_run
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    figures = json.loads((out / "latest.json").read_text())["figures"]
+
+    assert figures["ingest"]["events"] == QUICK_EVENTS
+    assert figures["export"]["events"] == QUICK_EVENTS
+    assert figures["export_memory"]["events"] == QUICK_EVENTS
+    assert figures["window_export"]["window_events_exported"] > 0
+    query = figures["query"]
+    assert query["shapes"] >= 20 and len(query["per_shape"]) == query["shapes"]
+    assert len({shape["shape"] for shape in query["per_shape"]}) == query["shapes"]
+    for shape in query["per_shape"]:
+        assert set(shape["page"]) == {"p50_ms", "p95_ms"}
+
+
+@pytest.mark.slow
+def test_quick_run_writes_the_markdown_report(quick_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    completed, out = quick_run
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    report = (out / "benchmarks.md").read_text()
+
+    assert "python -m benchmarks.run --quick" in report
+    for target in TARGETS:
+        assert f"| {target} |" in report
+    for title in ("## Ingest", "## Export", "## Hourly export as the history grows", "## Query latency",
+                  "## Export memory"):
+        assert title in report
+    for target in TARGETS:
+        assert target in completed.stdout
+
+
+def test_bad_arguments_exit_2_with_a_message() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--only", "ingest,nonsense"],
+        cwd=REPOSITORY, capture_output=True, text=True, timeout=120,
+    )
+    assert completed.returncode == 2
+    assert "choose among ingest, export, window, query, memory" in completed.stderr
