@@ -22,9 +22,12 @@ SELECT org_id, ingest_seq, event_id, occurred_at,
 FROM events
 """
 
+# The newest events are picked first, so the display columns are computed for those rows only.
 PREVIEW_SQL = f"""
-SELECT org_id, occurred_at, user_display, action, additional_info_display, log_type, outcome
-FROM {AUDIT_LOG} ORDER BY occurred_at DESC, ingest_seq DESC LIMIT {PREVIEW_ROWS}
+SELECT org_id, occurred_at, {USER_DISPLAY_SQL} AS user_display, action,
+       {info_display_sql()} AS additional_info_display, log_type, outcome
+FROM (SELECT * FROM events ORDER BY occurred_at DESC, ingest_seq DESC LIMIT {PREVIEW_ROWS})
+ORDER BY occurred_at DESC, ingest_seq DESC
 """
 
 

@@ -49,7 +49,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("Policy", "Policy Deleted", 0.15, "policy", PRIVILEGED, OFFICE),
     Kind("Policy", "Policy Exception Granted", 0.4, "policy_exception", PRIVILEGED, OFFICE),
     Kind("Settings", "Settings Changed", 0.6, "setting", PRIVILEGED, OFFICE),
-    Kind("Settings", "Audit Log Export Configured", 0.03, "export_config", PRIVILEGED, OFFICE),
+    Kind("Settings", "Audit Log Export Configured", 0.002, "export_config", PRIVILEGED, OFFICE),
     Kind("Integration", "Integration Connected", 0.25, "integration", PRIVILEGED, OFFICE),
     Kind("Integration", "Integration Disconnected", 0.08, "integration", PRIVILEGED, OFFICE),
     Kind("Integration", "Connector Enabled", 0.1, "integration", PRIVILEGED, OFFICE),
