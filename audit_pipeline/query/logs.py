@@ -18,7 +18,16 @@ import pyarrow as pa
 from audit_pipeline.domain.events import CANONICAL_FIELDS, PIPELINE_FIELDS
 from audit_pipeline.query.display import display_additional_info, display_user
 from audit_pipeline.query.filters import LogFilter, QueryError, check_paging
-from audit_pipeline.query.sql import DISPLAY_USER_SQL, FACETS, Sql, facet_condition, filter_condition, scope_condition
+from audit_pipeline.query.paging import BUCKET_SQL, page_window
+from audit_pipeline.query.sql import (
+    DISPLAY_USER_SQL,
+    FACETS,
+    Sql,
+    all_of,
+    facet_condition,
+    filter_condition,
+    scope_condition,
+)
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -62,13 +71,20 @@ def list_events(conn: duckdb.DuckDBPyConnection, flt: LogFilter, *, limit: int =
     datetimes and additional_info is a dict. Use `total` rather than calling `count_events` again.
     """
     check_paging(limit, offset)
-    total = count_events(conn, flt)
+    where = filter_condition(flt)
+    buckets = conn.execute(
+        f"SELECT {BUCKET_SQL} AS bucket, count(*) FROM events WHERE {where.text} GROUP BY ALL ORDER BY bucket DESC",
+        where.params,
+    ).fetchall()
+    total = sum(int(count) for _, count in buckets)
     if limit == 0 or offset >= total:
         return EventPage(total=total, events=[], limit=limit, offset=offset)
-    where = filter_condition(flt)
+    window = page_window(buckets, offset=offset, limit=limit)
+    if window is not None:
+        where = all_of([Sql("occurred_at >= ? AND occurred_at < ?", (window.since, window.until)), where])
     cursor = conn.execute(
         f"SELECT {_SELECT_EVENTS} FROM events WHERE {where.text} ORDER BY {NEWEST_FIRST} LIMIT ? OFFSET ?",
-        (*where.params, limit, offset),
+        (*where.params, limit, offset if window is None else window.skip),
     )
     events = [_event_from_row(row) for row in cursor.fetchall()]
     return EventPage(total=total, events=events, limit=limit, offset=offset)
