@@ -84,7 +84,7 @@ class FacetPane:
 
 
 def facet_panes(view: ViewRequest, counts: dict[str, dict[str, int]], top: int) -> list[FacetPane]:
-    """The three filter lists, each with its counts, and every selected value shown even at zero."""
+    """The three filter lists, each with its counts, and every selected value shown (first, even at zero)."""
     selected = {"action": view.actions, "user": view.users, "log_type": view.log_types}
     panes = []
     for facet, label, param in FACET_LABELS:
@@ -94,6 +94,8 @@ def facet_panes(view: ViewRequest, counts: dict[str, dict[str, int]], top: int) 
         options = [FacetOption(value, count, value in chosen) for value, count in facet_counts.items()]
         options += [FacetOption(value, 0, True) for value in selected[facet]
                     if lowered.get(value.lower(), value) not in facet_counts]
+        # Selected values first, so a choice never scrolls out of sight; each group keeps the count order.
+        options.sort(key=lambda option: not option.selected)
         panes.append(FacetPane(label, param, tuple(options), truncated=len(facet_counts) >= top))
     return panes
 
