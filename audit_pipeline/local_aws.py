@@ -1,11 +1,12 @@
 """A local stand-in for AWS (S3, STS, IAM) on moto, with IAM enforcement on, for the demo and the tests.
 
-    with local_aws_sandbox() as sandbox:
-        sandbox.create_bucket("customer-audit", region="eu-west-1")
-        role_arn = sandbox.create_customer_role("audit-export", external_id=..., bucket="customer-audit",
-                                                prefix="logs")
-        with sandbox.exporter_environment():
-            ...  # the export code runs unchanged: boto3 follows AWS_ENDPOINT_URL to the sandbox
+    with local_aws_sandbox() as sandbox, sandbox.exporter_environment():
+        role_arn = sandbox.role_arn("audit-export")      # to pass to `export configure --role-arn`
+        ...                                              # configure the export: it generates the external id
+        sandbox.set_up_customer(bucket="customer-audit", region="eu-west-1", role_name="audit-export",
+                                external_id=config.external_id, prefix="logs")
+        ...  # `export test` / `export run` unchanged: boto3 follows AWS_ENDPOINT_URL to the sandbox
+        sandbox.list_keys("customer-audit"), sandbox.read_object("customer-audit", key)
 
 The sandbox creates the exporter's IAM user (allowed only sts:AssumeRole), an administrator user for the
 customer side (creating buckets and roles, reading objects back), then switches moto's IAM checks on, so a
@@ -205,6 +206,18 @@ class LocalAwsSandbox:
         iam.put_role_policy(RoleName=role_name, PolicyName="audit-log-export",
                             PolicyDocument=json.dumps(permissions or permissions_policy(bucket, prefix)))
         return str(role["Arn"])
+
+    def role_arn(self, role_name: str) -> str:
+        """The ARN a role of this name has (or will have) in the sandbox account, e.g. for `--role-arn`."""
+        assert self.exporter is not None, "start() the sandbox first"
+        account = self.exporter.arn.split(":")[4]
+        return f"arn:aws:iam::{account}:role/{role_name}"
+
+    def set_up_customer(self, *, bucket: str, region: str, role_name: str, external_id: str,
+                        prefix: str = "") -> str:
+        """The customer's side of an export in one call: the bucket and the role; returns the role ARN."""
+        self.create_bucket(bucket, region)
+        return self.create_customer_role(role_name, external_id=external_id, bucket=bucket, prefix=prefix)
 
     def list_keys(self, bucket: str, prefix: str = "") -> list[str]:
         s3 = self.admin_client("s3", self.bucket_regions.get(bucket, ADMIN_REGION))

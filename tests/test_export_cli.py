@@ -91,9 +91,9 @@ def test_full_cycle_through_the_cli(
     land_records(paths, [event(f"a{i}") for i in range(5)] + [event("b1", org_id="globex")])
     ingest_now(paths)
     _, configured, _ = configure(capsys)
-    aws_sandbox.create_bucket("acme-audit", "eu-west-1")
-    aws_sandbox.create_customer_role("acme-role", external_id=configured["external_id"], bucket="acme-audit",
-                                     prefix="exports/audit")
+    assert aws_sandbox.role_arn("acme-role") == role_arn("acme-role")
+    aws_sandbox.set_up_customer(bucket="acme-audit", region="eu-west-1", role_name="acme-role",
+                                external_id=configured["external_id"], prefix="exports/audit")
 
     code, tested, _ = run_cli(capsys, "export", "test", "acme-prod", "--format", "json")
     assert code == 0, tested
