@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 import subprocess
 import sys
@@ -66,7 +67,7 @@ def test_values_are_escaped_never_injected(web: WebHome) -> None:
     search = '<script>alert("q")</script>'
     page = web.browser_client("alice").get("/audit-logs", params={"q": "O'Brien", "period": "all"}).text
     assert "<script>alert(" not in page
-    assert str(escape(TRICKY_NOTE)) in page
+    assert str(escape(json.dumps({"note": TRICKY_NOTE}, ensure_ascii=False))) in page
     assert "Dan O&#39;Brien" in page
     searched = web.browser_client("alice").get("/audit-logs", params={"q": search}).text
     assert search not in searched

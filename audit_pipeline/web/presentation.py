@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -53,6 +54,8 @@ def event_row(event: dict[str, Any]) -> EventRow:
         ("user_email", "Email"), ("user_id", "User ID"), ("user_role", "Role"),
         ("source_ip", "Source IP"), ("user_agent", "User agent"),
     ) if event.get(key)]
+    if event.get("additional_info"):
+        details.append(("All details", json.dumps(event["additional_info"], ensure_ascii=False)))
     details.append(("Received", utc_text(event["received_at"])))
     return EventRow(
         user=display_user(event),
