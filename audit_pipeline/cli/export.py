@@ -136,6 +136,9 @@ def handle_configure(args: argparse.Namespace) -> int:
     print("\npermissions policy of the role (what it may do):")
     print(json.dumps(out["permissions_policy"], indent=2))
     print(f"\ncheck it with: audit-pipeline export test {config.name}")
+    if created:
+        print(f"a running Dagster picks up the schedule export_{config.name.replace('-', '_')} when its code "
+              "location reloads (Deployment > Reload, or restart `make dev`)")
     return 0
 
 
