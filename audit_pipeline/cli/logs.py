@@ -58,7 +58,7 @@ def register(commands: Any) -> None:
                         help="list the events (default) or count them per facet")
     parser.add_argument("--org", action="append", default=[], metavar="ORG", help="org id (repeatable)")
     parser.add_argument("--period", metavar="|".join(PERIODS),
-                        help="events of the last hour/day/... up to now (default all)")
+                        help="events of the last hour, day, 7/30/90 days (default all)")
     parser.add_argument("--since", metavar="TIME",
                         help="from this time, inclusive: RFC 3339 (2026-11-20T10:00:00Z) or a date (UTC)")
     parser.add_argument("--until", metavar="TIME",
@@ -70,7 +70,8 @@ def register(commands: Any) -> None:
     parser.add_argument("--log-type", action="append", default=[], metavar="L",
                         help="log type, exact, any case (repeatable)")
     parser.add_argument("--search", metavar="TEXT",
-                        help='free text; words are ANDed, "quoted phrase", user:X action:X type:X')
+                        help="case-insensitive text in user, role, action, log type, IP or details; "
+                        'words are ANDed, "a phrase" is one word, user:X action:X type:X narrow a word')
     parser.add_argument("--limit", default=str(DEFAULT_LIMIT), metavar="N",
                         help=f"events per page (default {DEFAULT_LIMIT})")
     parser.add_argument("--offset", default="0", metavar="N", help="events to skip (default 0)")

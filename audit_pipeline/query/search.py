@@ -1,7 +1,10 @@
 """The search bar's little language: words, "quoted phrases" and `user:` / `action:` / `type:` qualifiers.
 
 Every term must match (AND). A term matches when it is a case-insensitive substring of one of the fields its
-qualifier names. Nothing here is an error: a quote without its partner is an ordinary character.
+qualifier names: without one, the user id, email, name and role, the action, the log type, the source IP and
+the additional_info text; `user:` the user id, email, name or displayed user ("System" for events without
+one); `action:` the action; `type:` the log type. Nothing here is an error: a quote without its partner is
+an ordinary character, and a phrase cannot contain a double quote.
 """
 
 from __future__ import annotations
