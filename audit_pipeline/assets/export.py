@@ -100,5 +100,4 @@ audit_log_export_job = dg.define_asset_job(
 defs = dg.Definitions(
     assets=[audit_log_export],
     jobs=[audit_log_export_job],
-    resources={"s3_export": S3ExportResource()},
 )
