@@ -7,7 +7,6 @@ stays bounded whatever the export's size.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import uuid
@@ -18,10 +17,10 @@ import duckdb
 
 from audit_pipeline.domain.events import SCHEMA_VERSION, SYSTEM_LOG_TYPE
 from audit_pipeline.export.bookkeeping import PlannedExport, PlannedPart
+from audit_pipeline.hashing import file_sha256
 
 EXPORT_EVENT_ACTION = "Audit Log Export"
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-HASH_BLOCK_BYTES = 8 * 1024 * 1024
 EXPORT_EVENT_NAMESPACE = uuid.UUID("9b3c1d52-52a4-4c52-9f0e-2b1f9d6f7a10")
 
 EVENT_LINE_COLUMNS = f"""
@@ -81,14 +80,6 @@ def _copy_options(gzip: bool) -> str:
     return "(FORMAT json, COMPRESSION gzip)" if gzip else "(FORMAT json)"
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(HASH_BLOCK_BYTES), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def write_parts(
     connection: duckdb.DuckDBPyConnection, plan: PlannedExport, staging_root: Path
 ) -> list[WrittenPart]:
@@ -112,7 +103,7 @@ def write_parts(
                 {"schema_version": SCHEMA_VERSION, "org_id": plan.org_id, "from_seq": part.from_seq,
                  "to_seq": part.to_seq, "target": str(target)},
             )
-        written.append(WrittenPart(part, target, target.stat().st_size, sha256_of(target)))
+        written.append(WrittenPart(part, target, target.stat().st_size, file_sha256(target)))
     return written
 
 

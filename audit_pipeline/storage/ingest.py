@@ -19,7 +19,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from audit_pipeline.storage.landing_files import LandingFile, file_sha256, is_landing_file
+from audit_pipeline.hashing import file_sha256
+from audit_pipeline.storage.landing_files import LandingFile, is_landing_file
 from audit_pipeline.storage.validation import staged_records_sql
 
 CONTENT_HASH_SQL = """md5(concat_ws(chr(31), event_id, org_id, strftime(occurred_at, '%Y-%m-%dT%H:%M:%S.%fZ'),

@@ -6,7 +6,6 @@ over a whole document (JSON array), and says what went wrong with the file itsel
 
 from __future__ import annotations
 
-import hashlib
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,14 +27,6 @@ def is_landing_file(path: Path) -> bool:
     if name.endswith(".gz"):
         name = name[:-3]
     return name.endswith(LANDING_SUFFIXES)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(READ_BLOCK_BYTES), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass
