@@ -96,7 +96,8 @@ def test_a_wrong_token_at_sign_in_says_so_without_a_cookie(web: WebHome) -> None
     assert "set-cookie" not in response.headers
 
 
-@pytest.mark.parametrize("target", ["https://evil.test/", "//evil.test/x", "/\\evil.test", "javascript:alert(1)"])
+@pytest.mark.parametrize("target", ["https://evil.test/", "//evil.test/x", "/\\evil.test", "javascript:alert(1)",
+                                    "/\t/evil.test", "/a\\b"])
 def test_sign_in_never_redirects_to_another_site(web: WebHome, target: str) -> None:
     response = web.client().post("/sign-in", data={"token": web.tokens["alice"], "next": target},
                                  follow_redirects=False)

@@ -22,8 +22,7 @@ from audit_pipeline.web.api_models import (
     TimeRange,
 )
 from audit_pipeline.web.context import web_context
-from audit_pipeline.web.downloads import MEDIA_TYPES, DownloadFormat
-from audit_pipeline.web.pages import download_response
+from audit_pipeline.web.downloads import MEDIA_TYPES, DownloadFormat, download_response
 from audit_pipeline.web.params import DEFAULT_FINDINGS_PERIOD, FindingsPeriod, ViewRequest
 from audit_pipeline.web.read_audit import LOGS_VIEWED
 from audit_pipeline.web.reads import audit_reader, own_org_view, record_read, view_action

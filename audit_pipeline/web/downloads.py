@@ -10,16 +10,23 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 import duckdb
 import pyarrow as pa
 import pyarrow.csv as pa_csv
+from fastapi import Request
+from fastapi.responses import StreamingResponse
 
+from audit_pipeline.access import User
 from audit_pipeline.query.filters import LogFilter
 from audit_pipeline.query.logs import EVENT_COLUMNS, iter_event_batches
 from audit_pipeline.storage.database import DatabaseMissingError
+from audit_pipeline.web.context import web_context
+from audit_pipeline.web.params import ViewRequest
+from audit_pipeline.web.read_audit import LOGS_DOWNLOADED
+from audit_pipeline.web.reads import record_read
 from audit_pipeline.web.snapshot_connection import SnapshotReader
 
 DownloadFormat = Literal["csv", "ndjson"]
@@ -98,3 +105,20 @@ def _encode(formatter: duckdb.DuckDBPyConnection, batch: pa.RecordBatch, fmt: Do
         return sink.getvalue()
     finally:
         formatter.unregister("batch")
+
+
+def download_response(
+    request: Request, user: User, view: ViewRequest, fmt: DownloadFormat, interface: str
+) -> StreamingResponse:
+    """The whole view as a streamed file; the download is audited before the first byte is sent."""
+    context = web_context(request)
+    now = context.clock()
+    flt = view.log_filter(user.org_id, now)
+    record_read(request, user, LOGS_DOWNLOADED, {
+        "view": "audit_logs", "interface": interface, "filters": view.as_record(), "format": fmt,
+    })
+    filename = download_name(user.org_id, fmt, now.astimezone(UTC))
+    return StreamingResponse(
+        stream_events(context.snapshots, flt, fmt), media_type=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from audit_pipeline.access import User
 from audit_pipeline.query.filters import MAX_SEARCH_CHARS, period_bounds
 from audit_pipeline.web.context import web_context
-from audit_pipeline.web.downloads import MEDIA_TYPES, DownloadFormat, download_name, stream_events
+from audit_pipeline.web.downloads import MEDIA_TYPES, DownloadFormat, download_response
 from audit_pipeline.web.params import (
     DEFAULT_FINDINGS_PERIOD,
     FINDINGS_PERIODS,
@@ -30,7 +30,7 @@ from audit_pipeline.web.presentation import (
     utc_iso,
     utc_text,
 )
-from audit_pipeline.web.read_audit import LOGS_DOWNLOADED, LOGS_VIEWED
+from audit_pipeline.web.read_audit import LOGS_VIEWED
 from audit_pipeline.web.reads import audit_reader, own_org_view, record_read, view_action
 from audit_pipeline.web.sessions import SESSION_COOKIE, SESSION_LIFETIME
 from audit_pipeline.web.snapshot_reads import load_findings, load_list_view
@@ -57,7 +57,8 @@ router = APIRouter(tags=["pages"], responses=PAGE_RESPONSES)
 def safe_next(target: str) -> str:
     """Where to go after signing in: a path on this site, never another site."""
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith(("//", "/\\")):
+    if (parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//")
+            or "\\" in target or any(ord(char) < 0x20 or ord(char) == 0x7F for char in target)):
         return PAGE_PATH
     return target
 
@@ -147,23 +148,6 @@ def audit_logs_page(
         "clear_url": ViewRequest(period=view.period, since=view.since, until=view.until).url(PAGE_PATH),
         "download_csv_url": downloads["csv"], "download_ndjson_url": downloads["ndjson"],
     })
-
-
-def download_response(
-    request: Request, user: User, view: ViewRequest, fmt: DownloadFormat, interface: str
-) -> StreamingResponse:
-    """The whole view as a streamed file; the download is audited before the first byte is sent."""
-    context = web_context(request)
-    now = context.clock()
-    flt = view.log_filter(user.org_id, now)
-    record_read(request, user, LOGS_DOWNLOADED, {
-        "view": "audit_logs", "interface": interface, "filters": view.as_record(), "format": fmt,
-    })
-    filename = download_name(user.org_id, fmt, now.astimezone(UTC))
-    return StreamingResponse(
-        stream_events(context.snapshots, flt, fmt), media_type=MEDIA_TYPES[fmt],
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
 
 
 @router.get(f"{PAGE_PATH}/download", summary="Download the page's current view",
