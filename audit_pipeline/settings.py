@@ -49,6 +49,11 @@ class Paths:
         return self.home / "locks"
 
     @property
+    def web(self) -> Path:
+        """The web server's own files: its session key and the staging area of read events."""
+        return self.home / "web"
+
+    @property
     def dagster_home(self) -> Path:
         configured = os.environ.get("DAGSTER_HOME")
         return Path(configured) if configured else self.home / "dagster"

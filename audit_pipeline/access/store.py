@@ -106,7 +106,7 @@ def _user(row: tuple[Any, ...]) -> User:
 @contextmanager
 def _writing(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    connection = database._connect_with_retry(path, read_only=False, wait_seconds=WRITE_WAIT_SECONDS)
+    connection = database.connect_with_retry(path, read_only=False, wait_seconds=WRITE_WAIT_SECONDS)
     try:
         connection.execute(SCHEMA)
         yield connection

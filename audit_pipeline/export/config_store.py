@@ -7,7 +7,6 @@ holds the file.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,7 +26,7 @@ from audit_pipeline.export.config import (
     validate_settings,
 )
 from audit_pipeline.settings import Paths
-from audit_pipeline.storage.database import LOCK_MARKERS, DatabaseBusyError
+from audit_pipeline.storage.database import connect_with_retry
 
 CONTROL_DATABASE_NAME = "control.duckdb"
 WAIT_SECONDS = 60.0
@@ -63,21 +62,8 @@ def control_database(paths: Paths) -> Path:
 
 @contextmanager
 def _connect(path: Path, *, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
-    deadline = time.monotonic() + WAIT_SECONDS
-    delay = 0.02
-    while True:
-        try:
-            connection = duckdb.connect(str(path), read_only=read_only)
-            break
-        except duckdb.IOException as error:
-            if not any(marker in str(error) for marker in LOCK_MARKERS):
-                raise
-            if time.monotonic() >= deadline:
-                raise DatabaseBusyError(f"{path} stayed locked for {WAIT_SECONDS:.0f}s") from error
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
+    connection = connect_with_retry(path, read_only=read_only, wait_seconds=WAIT_SECONDS)
     try:
-        connection.execute("SET TimeZone = 'UTC'")
         if not read_only:
             connection.execute(SCHEMA)
         yield connection

@@ -35,7 +35,8 @@ def _is_lock_error(error: duckdb.Error) -> bool:
     return any(marker in str(error) for marker in LOCK_MARKERS)
 
 
-def _connect_with_retry(path: Path, *, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:
+def connect_with_retry(path: Path, *, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB file in UTC, waiting (with backoff) while another process holds its lock."""
     deadline = time.monotonic() + wait_seconds
     delay = 0.02
     while True:
@@ -58,7 +59,7 @@ def _connect_with_retry(path: Path, *, read_only: bool, wait_seconds: float) -> 
 def writer(path: Path, *, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-write connection to an up-to-date schema, held only for the `with` block."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    connection = _connect_with_retry(path, read_only=False, wait_seconds=wait_seconds)
+    connection = connect_with_retry(path, read_only=False, wait_seconds=wait_seconds)
     try:
         migrate(connection)
         yield connection
@@ -71,7 +72,7 @@ def reader(path: Path, *, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> Iterato
     """A read-only connection; waits out a writer instead of failing."""
     if not path.exists():
         raise DatabaseMissingError(f"{path} does not exist yet: ingest some events first")
-    connection = _connect_with_retry(path, read_only=True, wait_seconds=wait_seconds)
+    connection = connect_with_retry(path, read_only=True, wait_seconds=wait_seconds)
     try:
         yield connection
     finally:

@@ -37,4 +37,4 @@ def web_context(request: Request) -> WebContext:
 
 def web_folder(paths: Paths) -> Path:
     """The web server's own files: its session key and the staging area of read events."""
-    return paths.home / "web"
+    return paths.web
