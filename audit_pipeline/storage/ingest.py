@@ -23,11 +23,6 @@ from audit_pipeline.hashing import file_sha256
 from audit_pipeline.storage.landing_files import LandingFile, is_landing_file
 from audit_pipeline.storage.validation import staged_records_sql
 
-CONTENT_HASH_SQL = """md5(concat_ws(chr(31), event_id, org_id, strftime(occurred_at, '%Y-%m-%dT%H:%M:%S.%fZ'),
-    log_type, action, coalesce(user_id, ''), coalesce(user_email, ''), coalesce(user_name, ''),
-    coalesce(user_role, ''), coalesce(source_ip, ''), coalesce(user_agent, ''), outcome,
-    additional_info::VARCHAR))"""
-
 JSON_ARRAY_ELEMENTS_SQL = """
     SELECT idx AS line_no, encode(elem::VARCHAR) AS raw
     FROM (SELECT unnest(range(1, json_array_length(doc)::BIGINT + 1)) AS idx,
@@ -199,11 +194,6 @@ def _ingest_lines(
     connection.execute("BEGIN")
     try:
         connection.execute(f"CREATE OR REPLACE TEMP TABLE staged_records AS {staged_records_sql()}")
-        connection.execute(f"""
-            CREATE OR REPLACE TEMP TABLE staged_valid AS
-            SELECT s.*, {CONTENT_HASH_SQL} AS content_hash
-            FROM staged_records s WHERE reason_code IS NULL
-        """)
         connection.execute("""
             CREATE OR REPLACE TEMP TABLE staged_classified AS
             WITH ranked AS (
@@ -212,11 +202,12 @@ def _ingest_lines(
                        first_value(content_hash) OVER (PARTITION BY org_id, event_id ORDER BY line_no)
                            AS first_hash,
                        first_value(line_no) OVER (PARTITION BY org_id, event_id ORDER BY line_no) AS first_line
-                FROM staged_valid
+                FROM staged_records WHERE reason_code IS NULL
             ),
             existing AS (
                 SELECT e.org_id, e.event_id, e.content_hash, e.ingest_seq
-                FROM events e SEMI JOIN (SELECT DISTINCT org_id, event_id FROM staged_valid) k
+                FROM events e SEMI JOIN (SELECT DISTINCT org_id, event_id FROM staged_records
+                                         WHERE reason_code IS NULL) k
                     ON e.org_id = k.org_id AND e.event_id = k.event_id
             )
             SELECT r.*, x.content_hash AS existing_hash, x.ingest_seq AS existing_seq,

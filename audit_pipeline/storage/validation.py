@@ -25,6 +25,14 @@ from audit_pipeline.domain.events import (
     USER_FIELDS,
 )
 
+# The same text for the same event on any version: a re-sent copy must hash as its stored original.
+# (make_timestamp(epoch_us(...)) formats without the time-zone machinery; the text is identical.)
+CONTENT_HASH_SQL = """md5(concat_ws(chr(31), event_id, org_id,
+    strftime(make_timestamp(epoch_us(occurred_at)), '%Y-%m-%dT%H:%M:%S.%fZ'),
+    log_type, action, coalesce(user_id, ''), coalesce(user_email, ''), coalesce(user_name, ''),
+    coalesce(user_role, ''), coalesce(source_ip, ''), coalesce(user_agent, ''), outcome,
+    additional_info::VARCHAR))"""
+
 
 def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
@@ -34,9 +42,23 @@ def _path(key: str) -> str:
     return _sql_string('$."' + key + '"')
 
 
+def _field(key: str) -> str:
+    return 'f."' + key + '"'
+
+
 def _present(key: str) -> str:
     """The JSON value at a top-level key, or SQL NULL when it is missing or JSON null."""
-    return f"CASE WHEN json_type(json_extract(j, {_path(key)})) <> 'NULL' THEN json_extract(j, {_path(key)}) END"
+    return _field(key)
+
+
+def _parsed_keys() -> tuple[str, ...]:
+    """Every top-level key the validation reads: parsed once per line into a struct of JSON values."""
+    keys = [*CAMEL_ALIASES.keys(), *CAMEL_ALIASES.values(), "outcome", *DETAIL_ALIASES.keys()]
+    return tuple(dict.fromkeys(keys))
+
+
+def _struct_shape() -> str:
+    return _sql_string(json.dumps({key: "JSON" for key in _parsed_keys()}))
 
 
 def _pick(field: str) -> str:
@@ -62,8 +84,8 @@ def _checks() -> list[tuple[str, str, str]]:
          f"'record is ' || raw_bytes || ' bytes; the limit is {MAX_RECORD_BYTES}'"),
         ("txt IS NULL", "invalid_utf8", "'not valid UTF-8'"),
         ("NOT json_valid(txt)", "malformed_json", "'not valid JSON'"),
-        ("json_type(txt::JSON) <> 'OBJECT'", "not_an_object",
-         "'a JSON ' || lower(json_type(txt::JSON)) || ', not an object'"),
+        ("json_type(txt) <> 'OBJECT'", "not_an_object",
+         "'a JSON ' || lower(json_type(txt)) || ', not an object'"),
     ]
     for field in ("event_id", "org_id", "log_type", "action", *OPTIONAL_TEXT_FIELDS):
         required = field in REQUIRED_TEXT_FIELDS
@@ -106,7 +128,7 @@ def _rename_details_expr() -> str:
     for camel, snake in DETAIL_ALIASES.items():
         if camel == snake:
             continue
-        pairs += [_sql_string(camel), "'null'::JSON", _sql_string(snake), f"json_extract(j, {_path(camel)})"]
+        pairs += [_sql_string(camel), "'null'::JSON", _sql_string(snake), _field(camel)]
     return "json_object(" + ", ".join(pairs) + ")"
 
 
@@ -131,13 +153,17 @@ def staged_records_sql() -> str:
     nonblank AS (
         SELECT * FROM decoded WHERE txt IS NULL OR trim(txt, ' \t\r\n') <> ''
     ),
-    parsed AS (
-        SELECT *, CASE WHEN txt IS NOT NULL AND json_valid(txt) AND json_type(txt::JSON) = 'OBJECT'
-                       THEN txt::JSON END AS j
+    objects AS (
+        SELECT *, CASE WHEN txt IS NOT NULL AND json_valid(txt) AND json_type(txt) = 'OBJECT'
+                       THEN txt END AS j
         FROM nonblank
     ),
+    parsed AS (
+        SELECT *, CASE WHEN j IS NOT NULL THEN from_json(j, {_struct_shape()}) END AS f
+        FROM objects
+    ),
     picked AS (
-        SELECT line_no, raw, raw_bytes, txt, j,
+        SELECT line_no, raw, raw_bytes, txt, j, f,
            {picks}
         FROM parsed
     ),
@@ -150,12 +176,19 @@ def staged_records_sql() -> str:
         SELECT *,
             CASE
 {verdict}
-            END AS reason_code,
-            CASE
-{reason}
-            END AS reason
+            END AS reason_code
         FROM stringified
-    )
+    ),
+    explained AS (
+        SELECT *,
+            CASE WHEN reason_code IS NOT NULL THEN
+                CASE
+{reason}
+                END
+            END AS reason
+        FROM judged
+    ),
+    normalised AS (
     SELECT line_no, raw, raw_bytes, reason_code, reason,
            s_event_id AS event_id, s_org_id AS org_id,
            CASE WHEN reason_code IS NULL THEN upper(s_occurred_at)::TIMESTAMPTZ END AS occurred_at,
@@ -166,10 +199,13 @@ def staged_records_sql() -> str:
                 WHEN v_outcome IS NOT NULL THEN lower(json_extract_string(v_outcome, '$'))
                 WHEN regexp_matches(s_action, {_sql_string(FAILURE_ACTION_PATTERN)}, 'i') THEN 'failure'
                 ELSE 'success' END AS outcome,
-           CASE WHEN reason_code IS NULL THEN
-               json_merge_patch(
+           CASE WHEN reason_code IS NOT NULL THEN NULL
+                ELSE json_merge_patch(
                    json_merge_patch(json_merge_patch(j, {_remove_reserved_patch()}), {_rename_details_expr()}),
                    coalesce(v_additional_info, '{{}}'::JSON))
            END AS additional_info
-    FROM judged
+    FROM explained
+    )
+    SELECT *, CASE WHEN reason_code IS NULL THEN {CONTENT_HASH_SQL} END AS content_hash
+    FROM normalised
     """
