@@ -38,10 +38,6 @@ def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _path(key: str) -> str:
-    return _sql_string('$."' + key + '"')
-
-
 def _field(key: str) -> str:
     return 'f."' + key + '"'
 
