@@ -79,10 +79,15 @@ class Datasets:
         folder = _build_once(self.root / key, build)
         return sorted(folder.glob("*.jsonl"))
 
+    def ingested_database_path(self, events: int) -> Path:
+        """Where the landing files of `events` events, ingested by the pipeline, are cached."""
+        files = self.landing_files(events)
+        landing_key = files[0].parent.name.rsplit("-", 1)[-1]
+        return self.root / f"ingested-e{events}-{landing_key}-{_fingerprint(PACKAGE_ROOT / 'storage')}.duckdb"
+
     def ingested_database(self, events: int) -> Path:
         """The landing files of `events` events ingested by the pipeline into a fresh database."""
         files = self.landing_files(events)
-        key = f"ingested-e{events}-{files[0].parent.name.rsplit('-', 1)[-1]}-{self._storage_fingerprint()}.duckdb"
 
         def build(path: Path) -> None:
             progress(f"ingesting {events:,} events to build {path.name}")
@@ -95,11 +100,18 @@ class Datasets:
             finally:
                 shutil.rmtree(home.home, ignore_errors=True)
 
-        return _build_once(self.root / key, build)
+        return _build_once(self.ingested_database_path(events), build)
+
+    def keep_ingested_database(self, events: int, database_file: Path) -> None:
+        """Cache a database the ingest figure just built, so the export figure need not ingest again."""
+        def build(staging: Path) -> None:
+            shutil.move(database_file, staging)
+
+        _build_once(self.ingested_database_path(events), build)
 
     def history_database(self, events: int, *, orgs: int = FEED_ORGS) -> Path:
         """An events table of `events` events of `orgs` orgs over the 92 days before 2026-11-01."""
-        code = _fingerprint(Path(synthetic.__file__), PACKAGE_ROOT / "storage" / "schema.py")
+        code = f"{synthetic.fingerprint()}{_fingerprint(PACKAGE_ROOT / 'storage' / 'schema.py')[:4]}"
         key = f"history-e{events}-o{orgs}-d{FEED_DAYS}-s{SEED}-{code}.duckdb"
 
         def build(path: Path) -> None:
@@ -113,10 +125,6 @@ class Datasets:
                 connection.execute("CHECKPOINT")
 
         return _build_once(self.root / key, build)
-
-    @staticmethod
-    def _storage_fingerprint() -> str:
-        return _fingerprint(PACKAGE_ROOT / "storage")
 
 
 def link_files(files: list[Path], folder: Path) -> None:

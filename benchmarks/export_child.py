@@ -1,9 +1,15 @@
-"""One export in a process of its own, so its peak memory can be measured: `python -m benchmarks.export_child
-HOME NAME`. Prints one JSON line: the events exported and the seconds taken."""
+"""Exports in a process of their own: `python -m benchmarks.export_child REPORT HOME NAME [NAME ...]`.
+
+Runs `run_export` for each named config, one after the other, as the scheduled export job does, and writes
+to the REPORT file the events and objects of each export, and the wall-clock and CPU seconds of them all
+(Python's start-up, imports and boto3 client creation excluded), and the process's peak resident memory;
+stdout is left to DuckDB's progress bar.
+"""
 
 from __future__ import annotations
 
 import json
+import resource
 import sys
 import uuid
 from pathlib import Path
@@ -16,13 +22,38 @@ from benchmarks.measure import stopwatch
 
 
 def main(argv: list[str]) -> int:
-    home, name = argv
-    paths = Paths(Path(home))
-    config = get_config(paths, name)
+    if len(argv) < 3:
+        print("usage: python -m benchmarks.export_child REPORT HOME NAME [NAME ...]", file=sys.stderr)
+        return 2
+    report, paths = Path(argv[0]), Paths(Path(argv[1]))
+    configs = [get_config(paths, name) for name in argv[2:]]
+    # boto3's clients are created before the clock: loading botocore's service models is a set-up cost of the
+    # process, not of an export. Assuming the role happens inside run_export and is timed.
+    destinations = [S3Destination(config) for config in configs]
+    exports = []
     with stopwatch() as watch:
-        result = run_export(paths, config, S3Destination(config), run_id=uuid.uuid4().hex)
-    print(json.dumps({"events": result.plan.events, "objects": len(result.objects), "seconds": watch.seconds}))
+        for config, destination in zip(configs, destinations, strict=True):
+            result = run_export(paths, config, destination, run_id=uuid.uuid4().hex)
+            exports.append({"name": config.name, "org_id": config.org_id, "events": result.plan.events,
+                            "objects": len(result.objects)})
+    report.write_text(json.dumps({"exports": exports, "seconds": watch.seconds, "cpu_seconds": watch.cpu_seconds,
+                                  "peak_rss_bytes": peak_rss_bytes()}))
     return 0
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident set size: VmHWM, the high-water mark of its own address space.
+
+    Not getrusage's ru_maxrss: on Linux that also counts the parent's resident memory at the moment the child
+    was spawned (the address space it was started from), which is the benchmark process and its caches.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ elsewhere on the machine hits both alike.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -23,16 +24,29 @@ class BenchmarkInputError(RuntimeError):
     """The pipeline did not store every generated event: a figure over it would be meaningless."""
 
 
-def pipeline_ingest(files: list[Path], work: Path) -> tuple[Stopwatch, IngestCounts]:
+def pipeline_ingest(files: list[Path], work: Path, events: int,
+                    keep: Callable[[Path], None] | None = None) -> Stopwatch:
+    """Time the ingestion of `files` (`events` events) into a fresh database, then hand it to `keep` if given."""
     paths = fresh_home(work, "ingest")
     try:
         link_files(files, paths.landing)
         with database.writer(paths.database) as connection, stopwatch() as watch:
             counts = ingest_landing(connection, paths.landing, paths.archive)
             connection.execute("CHECKPOINT")
-        return watch, counts
+        _check_stored(counts, events)
+        if keep is not None:
+            keep(paths.database)
+        return watch
     finally:
         shutil.rmtree(paths.home, ignore_errors=True)
+
+
+def _check_stored(counts: IngestCounts, events: int) -> None:
+    if counts.ingested != events or counts.quarantined:
+        raise BenchmarkInputError(
+            f"the pipeline stored {counts.ingested:,} of {events:,} generated events "
+            f"({counts.quarantined:,} quarantined: {counts.quarantine_reasons})"
+        )
 
 
 def raw_ingest(files: list[Path], work: Path) -> tuple[Stopwatch, int]:
@@ -56,12 +70,8 @@ def run(data: Datasets, work: Path, *, events: int, rounds: int) -> dict[str, ob
     pipeline, raw = Samples(), Samples()
     for number in range(1, rounds + 1):
         progress(f"ingest round {number}/{rounds}: pipeline ingest_landing of {events:,} events")
-        watch, counts = pipeline_ingest(files, work)
-        if counts.ingested != events or counts.quarantined:
-            raise BenchmarkInputError(
-                f"the pipeline stored {counts.ingested:,} of {events:,} generated events "
-                f"({counts.quarantined:,} quarantined: {counts.quarantine_reasons})"
-            )
+        watch = pipeline_ingest(files, work, events,
+                                keep=lambda built: data.keep_ingested_database(events, built))
         pipeline.add(watch)
         progress(f"  {watch.seconds:.2f}s ({watch.cpu_seconds:.2f}s CPU); raw DuckDB read_json")
         watch, rows = raw_ingest(files, work)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -156,8 +157,14 @@ def run(options: Options) -> dict[str, Any]:
     }
 
 
+def _exit_on_terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     options = parse_options(sys.argv[1:] if argv is None else argv)
+    # A terminated run still removes its work folder and half-built cache entries (the `finally` blocks).
+    signal.signal(signal.SIGTERM, _exit_on_terminate)
     result = run(options)
     write_json(result, options.results)
     write_markdown(result, options.markdown)

@@ -10,12 +10,14 @@ and the seed, so a history is the same on every machine and run.
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import duckdb
 
-from audit_pipeline.storage.ingest import CONTENT_HASH_SQL
+from audit_pipeline.storage.validation import CONTENT_HASH_SQL
 
 HISTORY_SOURCE_FILE = "benchmark-history"
 USERS_PER_ORG = 100
@@ -183,5 +185,23 @@ def _parameters(rows: EventRange) -> dict[str, object]:
 
 
 def insert_events(connection: duckdb.DuckDBPyConnection, rows: EventRange) -> None:
-    """Append the rows to `events` (whose schema `database.writer` created), in ingest_seq order."""
+    """Append the rows to `events` (whose schema `database.writer` created), in ingest_seq order.
+
+    An `ingest_batches` row records them as ingestion would, so code reading the batches (the newest
+    ingest_seq, for one) sees the same history as it would after real ingests.
+    """
     connection.execute(f"INSERT INTO events {EVENT_ROWS_SQL}", _parameters(rows))
+    last_seq = rows.seq_base + rows.count - 1
+    connection.execute(
+        "INSERT INTO ingest_batches VALUES (?, now(), now(), 0, 0, ?, 0, 0, ?, ?)",
+        [f"{HISTORY_SOURCE_FILE}-{rows.tag}-{rows.seq_base}", rows.count, rows.seq_base, last_seq],
+    )
+
+
+def fingerprint() -> str:
+    """Changes whenever the generated rows would: the SQL, the value lists and the insert itself."""
+    digest = hashlib.sha256()
+    for part in (EVENT_ROWS_SQL, repr((KINDS, ORG_NAMES, FIRST_NAMES, LAST_NAMES, ROLES, USER_AGENTS, USERS_PER_ORG,
+                                       SLOTS)), inspect.getsource(insert_events), inspect.getsource(_parameters)):
+        digest.update(part.encode("utf-8"))
+    return digest.hexdigest()[:10]
