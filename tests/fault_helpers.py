@@ -8,6 +8,7 @@ the hooks that make them fail live here and never in the product code.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import io
 import json
 import os
@@ -24,15 +25,16 @@ from botocore.exceptions import EndpointConnectionError
 
 from audit_pipeline.export.errors import UPLOAD_STEP, unreachable
 from audit_pipeline.export.runner import Destination
-from audit_pipeline.local_aws import LocalAwsSandbox
+from audit_pipeline.local_aws import ADMIN_REGION, LocalAwsSandbox
 from audit_pipeline.settings import Paths
-from tests.aws_sandbox import EXPORT_ACTION, assert_exported_exactly_once, read_lines
+from tests.aws_sandbox import EXPORT_ACTION, assert_exported_exactly_once
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 KILL_POINT_ENV = "AUDIT_PIPELINE_TEST_KILL_POINT"
 KILL_BEFORE_BOOKKEEPING = "before-bookkeeping"
 KILL_AFTER_FIRST_PART = "after-first-part"
 CHILD_WAIT_SECONDS = 300.0
+REPEAT_PAUSE_SECONDS = 0.3
 
 
 def is_export_event(line: Mapping[str, Any]) -> bool:
@@ -40,9 +42,41 @@ def is_export_event(line: Mapping[str, Any]) -> bool:
     return bool(line["log_type"] == "System" and line["action"] == EXPORT_ACTION)
 
 
-def exported_ids(sandbox: LocalAwsSandbox, bucket: str, prefix: str = "") -> list[str]:
+_admin_clients: dict[tuple[str, str, str], Any] = {}
+
+
+def _admin_s3(sandbox: LocalAwsSandbox, region: str) -> Any:
+    """One S3 client of the sandbox's administrator per region, kept for the sandbox's lifetime."""
+    assert sandbox.admin is not None, "start() the sandbox first"
+    key = (sandbox.endpoint_url, sandbox.admin.access_key_id, region)
+    if key not in _admin_clients:
+        _admin_clients[key] = sandbox.admin_client("s3", region)
+    return _admin_clients[key]
+
+
+def bucket_lines(sandbox: LocalAwsSandbox, bucket: str, keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """Every JSON line of the export objects named (default: all of the bucket), in key order.
+
+    Like `tests.aws_sandbox.read_lines`, through one kept client: creating one per object dominates otherwise.
+    """
+    s3 = _admin_s3(sandbox, sandbox.bucket_regions.get(bucket, ADMIN_REGION))
+    if keys is None:
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        keys = sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+    lines: list[dict[str, Any]] = []
+    for key in keys:
+        if "/audit-logs/" not in f"/{key}":
+            continue
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        if key.endswith(".gz"):
+            body = gzip.decompress(body)
+        lines.extend(json.loads(line) for line in body.decode("utf-8").splitlines())
+    return lines
+
+
+def exported_ids(sandbox: LocalAwsSandbox, bucket: str) -> list[str]:
     """The event ids of every data line in the bucket (export events left out), duplicates kept."""
-    return [line["event_id"] for line in read_lines(sandbox, bucket, prefix) if not is_export_event(line)]
+    return [line["event_id"] for line in bucket_lines(sandbox, bucket) if not is_export_event(line)]
 
 
 def assert_no_duplicates(ids: Iterable[str]) -> None:
@@ -227,13 +261,19 @@ def export_child_main() -> None:
 # --- several CLI commands in a row, in step with other processes ------------------------------------------
 
 def start_cli_loop(
-    commands: list[list[str]], folder: Path, name: str, environment: Mapping[str, str]
+    commands: list[list[str]], folder: Path, name: str, environment: Mapping[str, str],
+    *, repeat_until_done: str | None = None,
 ) -> subprocess.Popen[str]:
-    """A child that imports everything, says it is ready, waits for the go file, then runs `commands`."""
+    """A child that imports everything, says it is ready, waits for the go file, then runs `commands`.
+
+    With `repeat_until_done`, it runs them again and again until the loop child of that name has finished.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     spec = folder / f"{name}.spec.json"
+    until = str(_results_file(folder, repeat_until_done)) if repeat_until_done else None
     spec.write_text(json.dumps({"commands": commands, "ready": str(folder / f"{name}.ready"),
-                                "go": str(folder / "go"), "results": str(folder / f"{name}.results.json")}))
+                                "go": str(folder / "go"), "results": str(_results_file(folder, name)),
+                                "until": until}))
     code = "from tests.fault_helpers import cli_loop_main; cli_loop_main()"
     return start_python(code, [str(spec)], environment)
 
@@ -250,33 +290,43 @@ def wait_until_ready(folder: Path, names: Iterable[str], processes: Iterable[sub
     (folder / "go").touch()
 
 
+def _results_file(folder: Path, name: str) -> Path:
+    return folder / f"{name}.results.json"
+
+
 def read_loop_results(folder: Path, name: str) -> list[dict[str, Any]]:
-    results: list[dict[str, Any]] = json.loads((folder / f"{name}.results.json").read_text())
+    results: list[dict[str, Any]] = json.loads(_results_file(folder, name).read_text())
     return results
+
+
+def _run_cli_command(command: list[str]) -> dict[str, Any]:
+    from audit_pipeline.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    started = time.time()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(command)
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        except Exception as error:  # reported to the test, which fails on it
+            err.write(f"{type(error).__name__}: {error}\n")
+            code = -1
+    return {"command": command, "code": code, "stdout": out.getvalue(), "stderr": err.getvalue(),
+            "started": started, "ended": time.time()}
 
 
 def cli_loop_main() -> None:
     """Entry point of a loop child: run each command through `main`, recording exit code, output, times."""
     import audit_pipeline.definitions  # noqa: F401 - import the heavy parts before the start signal
-    from audit_pipeline.cli.main import main
 
     spec = json.loads(Path(sys.argv[1]).read_text())
     Path(spec["ready"]).touch()
     go = Path(spec["go"])
     while not go.exists():
         time.sleep(0.01)
-    results = []
-    for command in spec["commands"]:
-        out, err = io.StringIO(), io.StringIO()
-        started = time.time()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = main(command)
-            except SystemExit as exit_:
-                code = exit_.code if isinstance(exit_.code, int) else 1
-            except Exception as error:  # reported to the test, which fails on it
-                err.write(f"{type(error).__name__}: {error}\n")
-                code = -1
-        results.append({"command": command, "code": code, "stdout": out.getvalue(), "stderr": err.getvalue(),
-                        "started": started, "ended": time.time()})
+    results = [_run_cli_command(command) for command in spec["commands"]]
+    while spec["until"] and not Path(spec["until"]).exists():
+        time.sleep(REPEAT_PAUSE_SECONDS)
+        results += [_run_cli_command(command) for command in spec["commands"]]
     Path(spec["results"]).write_text(json.dumps(results))
