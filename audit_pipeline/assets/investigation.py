@@ -8,6 +8,7 @@ from audit_pipeline.assets.groups import DUCKDB_POOL, INVESTIGATION
 from audit_pipeline.derived.audit_log import build_audit_log
 from audit_pipeline.derived.logins import build_login_activity
 from audit_pipeline.derived.report import DerivedReport, Preview
+from audit_pipeline.derived.rollup import update_daily_rollup
 from audit_pipeline.derived.scans import build_scan_activity
 from audit_pipeline.derived.summary import build_audit_summary
 from audit_pipeline.derived.suspicious import build_suspicious_activity, serious_findings
@@ -45,6 +46,20 @@ def audit_summary(store: AuditStore) -> dg.MaterializeResult:  # type: ignore[ty
     with store.writer() as connection:
         report = build_audit_summary(connection)
     return dg.MaterializeResult(metadata=_metadata(report))
+
+
+@dg.asset(group_name=INVESTIGATION, kinds={"duckdb"}, pool=DUCKDB_POOL, deps=["audit_events"])
+def audit_daily_rollup(store: AuditStore) -> dg.MaterializeResult:  # type: ignore[type-arg]
+    """Events per org, UTC day, action, log type and user: the totals and filter counts of the audit-log list."""
+    with store.writer() as connection:
+        update = update_daily_rollup(connection)
+    return dg.MaterializeResult(metadata={
+        **_metadata(update.report),
+        "update": dg.MetadataValue.text(update.mode),
+        "new_events": dg.MetadataValue.int(update.new_events),
+        "last_ingest_seq": dg.MetadataValue.int(update.coverage.last_ingest_seq),
+        "compression_ratio": dg.MetadataValue.float(round(update.events_per_row, 2)),
+    })
 
 
 @dg.asset(group_name=INVESTIGATION, kinds={"duckdb"}, pool=DUCKDB_POOL, deps=["audit_events"])
@@ -87,4 +102,6 @@ def suspicious_activity(store: AuditStore) -> dg.MaterializeResult:  # type: ign
     )
 
 
-defs = dg.Definitions(assets=[audit_log, audit_summary, login_activity, scan_activity, suspicious_activity])
+defs = dg.Definitions(
+    assets=[audit_log, audit_summary, audit_daily_rollup, login_activity, scan_activity, suspicious_activity]
+)

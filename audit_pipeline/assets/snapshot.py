@@ -7,8 +7,8 @@ from audit_pipeline.assets.groups import DUCKDB_POOL, INVESTIGATION
 from audit_pipeline.resources.store import AuditStore
 from audit_pipeline.storage.database import publish_reader_snapshot
 
-INVESTIGATION_ASSETS = ("audit_events", "audit_log", "audit_summary", "login_activity", "scan_activity",
-                        "suspicious_activity")
+INVESTIGATION_ASSETS = ("audit_events", "audit_log", "audit_summary", "audit_daily_rollup", "login_activity",
+                        "scan_activity", "suspicious_activity")
 
 
 @dg.asset(group_name=INVESTIGATION, kinds={"duckdb"}, pool=DUCKDB_POOL, deps=list(INVESTIGATION_ASSETS))

@@ -11,6 +11,23 @@ UTC_DAY_SQL = "CAST(timezone('UTC', occurred_at) AS DATE)"
 UTC_HOUR_SQL = "hour(timezone('UTC', occurred_at))"
 UTC_ISO_WEEKDAY_SQL = "isodow(timezone('UTC', occurred_at))"
 
+HOUR_MICROS = 3_600_000_000
+DAY_MICROS = 24 * HOUR_MICROS
+
+
+def epoch_bucket_sql(micros: int, column: str = "occurred_at") -> str:
+    """Which `micros`-long period since 1970 a timestamp falls in, counted in integer arithmetic.
+
+    Much cheaper than time-zone aware truncation over millions of rows. Floor division by hand: DuckDB's
+    `//` truncates towards zero, which would merge the periods on either side of 1970.
+    """
+    epoch = f"epoch_us({column})"
+    return f"({epoch} - (({epoch} % {micros}) + {micros}) % {micros}) // {micros}"
+
+
+UTC_DAY_NUMBER_SQL = epoch_bucket_sql(DAY_MICROS)
+"""Days since 1970-01-01 (UTC) of occurred_at: the same day as `UTC_DAY_SQL`, as an integer."""
+
 MAX_INFO_DISPLAY_CHARS = 200
 
 
