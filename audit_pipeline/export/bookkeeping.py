@@ -7,7 +7,7 @@ same objects being written again rather than to a gap or a duplicate.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import duckdb
@@ -151,15 +151,39 @@ def plan_or_resume(
             [config.config_id, PLANNED],
         ).fetchone()
         if pending is not None:
-            plan = _load(connection, config.config_id, int(pending[0]))
+            plan = _under_current_prefix(connection, _load(connection, config.config_id, int(pending[0])),
+                                         config.prefix)
             connection.execute("COMMIT")
-            return PlannedExport(**{**plan.__dict__, "resumed": True})
+            return replace(plan, resumed=True)
         plan = _plan_new(connection, config, part_bytes, run_id, (now or datetime.now(UTC)).astimezone(UTC))
         connection.execute("COMMIT")
         return plan
     except BaseException:
         connection.execute("ROLLBACK")
         raise
+
+
+def _under_current_prefix(
+    connection: duckdb.DuckDBPyConnection, plan: PlannedExport, prefix: str
+) -> PlannedExport:
+    """The pending export with its keys under the config's prefix as it is now.
+
+    Only the prefix can change a key: window, parts and cutoff stay as planned. Without this, a prefix
+    corrected after an AccessDenied (the role allows the prefix the customer meant) could never be retried.
+    """
+    parts = tuple(
+        replace(part, object_key=part_key(prefix, plan.org_id, plan.cutoff_at, plan.export_number,
+                                          part.part_number, plan.gzip))
+        for part in plan.parts
+    )
+    moved = [[p.object_key, plan.config_id, plan.export_number, p.part_number]
+             for p, before in zip(parts, plan.parts, strict=True) if p.object_key != before.object_key]
+    if moved:
+        connection.executemany(
+            "UPDATE export_parts SET object_key = ? WHERE config_id = ? AND export_number = ? AND part_number = ?",
+            moved,
+        )
+    return replace(plan, parts=parts)
 
 
 def _plan_new(
