@@ -13,6 +13,8 @@ import pytest
 from audit_pipeline.cli.main import main
 from audit_pipeline.export.aws import S3Destination
 from audit_pipeline.export.bookkeeping import delivery_history
+from audit_pipeline.export.config import ExportConfig, ExportSettings
+from audit_pipeline.export.config_store import save_config
 from audit_pipeline.export.errors import ExportDeliveryError
 from audit_pipeline.export.policies import trust_policy
 from audit_pipeline.export.runner import PART_BYTES_ENV, run_export
@@ -37,6 +39,13 @@ def ingest(paths: Paths, prefix: str, count: int, org_id: str = "acme") -> list[
     land_records(paths, [event(i, org_id=org_id) for i in ids], name=f"{prefix}.jsonl")
     ingest_now(paths)
     return ids
+
+
+def replace_prefix(config: ExportConfig, prefix: str) -> ExportSettings:
+    """The settings `export configure` would receive to change only the prefix."""
+    return ExportSettings(name=config.name, org_id=config.org_id, bucket=config.bucket, region=config.region,
+                          prefix=prefix, frequency_hours=config.frequency_hours, role_arn=config.role_arn,
+                          gzip=config.gzip)
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
@@ -112,4 +121,26 @@ def test_s3_down_in_the_middle_of_an_export_then_back(
 
     following = run_export(paths, config, S3Destination(config), run_id="run-3", part_bytes=SMALL_PARTS)
     assert following.plan.events == 6 and not following.plan.resumed
+    assert_bucket_holds_exactly(paths, aws_sandbox, BUCKET, "acme", [*first, *second])
+
+
+def test_upload_denied_by_a_prefix_typo_then_the_prefix_is_corrected(
+    paths: Paths, aws_sandbox: LocalAwsSandbox  # noqa: F811
+) -> None:
+    config = configure_export(paths, aws_sandbox, prefix="audti", create_role=False)
+    # The customer's role may write below the prefix they meant; the export was configured with a typo.
+    aws_sandbox.create_customer_role("acme-prod-role", external_id=config.external_id, bucket=BUCKET,
+                                     prefix="audit")
+    first = ingest(paths, "first", 20)
+    with pytest.raises(ExportDeliveryError) as denied:
+        run_export(paths, config, S3Destination(config), run_id="run-1", part_bytes=SMALL_PARTS)
+    assert denied.value.step == "upload" and "may not write" in str(denied.value)
+
+    corrected, created = save_config(paths, replace_prefix(config, "audit"))
+    assert not created and corrected.config_id == config.config_id
+    second = ingest(paths, "second", 3)
+    retried = run_export(paths, corrected, S3Destination(corrected), run_id="run-2", part_bytes=SMALL_PARTS)
+    assert retried.plan.resumed and retried.plan.events == 20
+    assert all(key.startswith("audit/audit-logs/org_id=acme/") for key in retried.object_keys)
+    run_export(paths, corrected, S3Destination(corrected), run_id="run-3", part_bytes=SMALL_PARTS)
     assert_bucket_holds_exactly(paths, aws_sandbox, BUCKET, "acme", [*first, *second])
