@@ -15,18 +15,22 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from audit_pipeline.derived.rollup import KEY_COLUMNS
 from audit_pipeline.domain.events import CANONICAL_FIELDS, PIPELINE_FIELDS
 from audit_pipeline.query.display import display_additional_info, display_user
 from audit_pipeline.query.filters import LogFilter, QueryError, check_paging
-from audit_pipeline.query.paging import BUCKET_SQL, page_window
+from audit_pipeline.query.paging import BUCKET_MICROS, BUCKET_SQL, PageWindow, page_window
+from audit_pipeline.query.sources import CountSources, count_sources, counts_sql
 from audit_pipeline.query.sql import (
     DISPLAY_USER_SQL,
     FACETS,
+    TRUE,
     Sql,
     all_of,
     facet_condition,
     filter_condition,
-    scope_condition,
+    selections_condition,
+    time_range_condition,
 )
 
 __all__ = [
@@ -42,6 +46,8 @@ __all__ = [
 
 EVENT_COLUMNS = (*CANONICAL_FIELDS, *PIPELINE_FIELDS)
 NEWEST_FIRST = "occurred_at DESC, ingest_seq DESC"
+# Past this many rows to skip inside a page's days, the page is narrowed to its hours before sorting.
+NARROW_TO_HOURS_AFTER_ROWS = 2_000
 _SELECT_EVENTS = ", ".join(EVENT_COLUMNS)
 _SELECT_EVENTS_AS_TEXT = ", ".join(
     "CAST(additional_info AS VARCHAR) AS additional_info" if c == "additional_info" else c for c in EVENT_COLUMNS
@@ -59,9 +65,9 @@ class EventPage:
 
 
 def count_events(conn: duckdb.DuckDBPyConnection, flt: LogFilter) -> int:
-    where = filter_condition(flt)
-    row = conn.execute(f"SELECT count(*) FROM events WHERE {where.text}", where.params).fetchone()
-    return int(row[0]) if row else 0
+    query = counts_sql(count_sources(conn, flt), (), selections_condition(flt))
+    row = conn.execute(query.text, query.params).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
 
 
 def list_events(conn: duckdb.DuckDBPyConnection, flt: LogFilter, *, limit: int = 50, offset: int = 0) -> EventPage:
@@ -71,23 +77,38 @@ def list_events(conn: duckdb.DuckDBPyConnection, flt: LogFilter, *, limit: int =
     datetimes and additional_info is a dict. Use `total` rather than calling `count_events` again.
     """
     check_paging(limit, offset)
-    where = filter_condition(flt)
-    buckets = conn.execute(
-        f"SELECT {BUCKET_SQL} AS bucket, count(*) FROM events WHERE {where.text} GROUP BY ALL ORDER BY bucket DESC",
-        where.params,
-    ).fetchall()
+    sources = count_sources(conn, flt)
+    counted = counts_sql(sources, (), selections_condition(flt), by_bucket=True)
+    buckets = conn.execute(f"{counted.text} ORDER BY bucket DESC", counted.params).fetchall()
     total = sum(int(count) for _, count in buckets)
     if limit == 0 or offset >= total:
         return EventPage(total=total, events=[], limit=limit, offset=offset)
-    window = page_window(buckets, offset=offset, limit=limit)
+    where = filter_condition(flt)
+    window = page_window(buckets, offset=offset, limit=limit, bucket_micros=sources.bucket_micros)
+    if window is not None and _worth_narrowing(sources, window):
+        window = _narrowed_to_hours(conn, where, window, limit)
     if window is not None:
-        where = all_of([Sql("occurred_at >= ? AND occurred_at < ?", (window.since, window.until)), where])
+        where = all_of([time_range_condition(window.since, window.until), where])
     cursor = conn.execute(
         f"SELECT {_SELECT_EVENTS} FROM events WHERE {where.text} ORDER BY {NEWEST_FIRST} LIMIT ? OFFSET ?",
         (*where.params, limit, offset if window is None else window.skip),
     )
     events = [_event_from_row(row) for row in cursor.fetchall()]
     return EventPage(total=total, events=events, limit=limit, offset=offset)
+
+
+def _worth_narrowing(sources: CountSources, window: PageWindow) -> bool:
+    return sources.bucket_micros > BUCKET_MICROS and window.skip > NARROW_TO_HOURS_AFTER_ROWS
+
+
+def _narrowed_to_hours(conn: duckdb.DuckDBPyConnection, where: Sql, window: PageWindow, limit: int) -> PageWindow:
+    """The hours of `window` that hold its rows skip .. skip+limit-1, from hour counts of those days only."""
+    inside = all_of([time_range_condition(window.since, window.until), where])
+    hours = conn.execute(
+        f"SELECT {BUCKET_SQL} AS bucket, count(*) FROM events WHERE {inside.text} GROUP BY ALL ORDER BY bucket DESC",
+        inside.params,
+    ).fetchall()
+    return page_window(hours, offset=window.skip, limit=limit) or window
 
 
 def _event_from_row(row: tuple[Any, ...]) -> dict[str, Any]:
@@ -107,27 +128,29 @@ def facets(conn: duckdb.DuckDBPyConnection, flt: LogFilter, *, top: int = 50) ->
     """
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise QueryError(f"top must be a positive integer, got {top!r}")
-    scope = scope_condition(flt)
+    # Counted per combination of the columns that decide every facet value and selection, then summed.
+    grouped = counts_sql(count_sources(conn, flt), KEY_COLUMNS, TRUE)
     matches = {facet: facet_condition(flt, facet) for facet in FACETS}
     columns = {"action": "action", "user": "display_user", "log_type": "log_type"}
     counted = " UNION ALL ".join(
-        f"SELECT '{facet}' AS facet, {columns[facet]} AS value, count(*) AS n FROM base "
+        f"SELECT '{facet}' AS facet, {columns[facet]} AS value, sum(n) AS n FROM base "
         f"WHERE {' AND '.join(f'match_{other}' for other in FACETS if other != facet)} GROUP BY ALL"
         for facet in FACETS
     )
     query = Sql(
         f"""
-        WITH base AS (
-            SELECT action, {DISPLAY_USER_SQL} AS display_user, log_type,
+        WITH grouped AS ({grouped.text}),
+        base AS (
+            SELECT action, {DISPLAY_USER_SQL} AS display_user, log_type, n,
                    {', '.join(f'{matches[f].text} AS match_{f}' for f in FACETS)}
-            FROM events WHERE {scope.text}
+            FROM grouped
         ),
         counted AS ({counted})
         SELECT facet, value, n FROM counted
         QUALIFY row_number() OVER (PARTITION BY facet ORDER BY n DESC, value) <= ?
         ORDER BY facet, n DESC, value
         """,
-        (*(v for f in FACETS for v in matches[f].params), *scope.params, top),
+        (*grouped.params, *(v for f in FACETS for v in matches[f].params), top),
     )
     result: dict[str, dict[str, int]] = {facet: {} for facet in FACETS}
     for facet, value, count in conn.execute(query.text, query.params).fetchall():

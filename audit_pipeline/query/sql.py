@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from audit_pipeline.derived.expressions import USER_DISPLAY_SQL
@@ -89,25 +90,37 @@ def term_condition(term: SearchTerm) -> Sql:
     return any_of([_contains(column, term.text) for column in SEARCH_COLUMNS[term.field]])
 
 
+def time_range_condition(since: datetime | None, until: datetime | None) -> Sql:
+    """occurred_at in [since, until); an absent bound leaves that side open."""
+    parts: list[Sql] = []
+    if since is not None:
+        parts.append(Sql("occurred_at >= ?", (since,)))
+    if until is not None:
+        parts.append(Sql("occurred_at < ?", (until,)))
+    return all_of(parts)
+
+
+def orgs_condition(flt: LogFilter) -> Sql:
+    return Sql(f"org_id IN ({', '.join('?' for _ in flt.orgs)})", flt.orgs) if flt.orgs else TRUE
+
+
 def bounds_condition(flt: LogFilter) -> Sql:
     """Period and orgs: the cheap conditions, first so that zone maps on occurred_at prune early."""
-    parts: list[Sql] = []
-    if flt.since is not None:
-        parts.append(Sql("occurred_at >= ?", (flt.since,)))
-    if flt.until is not None:
-        parts.append(Sql("occurred_at < ?", (flt.until,)))
-    if flt.orgs:
-        parts.append(Sql(f"org_id IN ({', '.join('?' for _ in flt.orgs)})", flt.orgs))
-    return all_of(parts)
+    return all_of([time_range_condition(flt.since, flt.until), orgs_condition(flt)])
 
 
 def search_condition(flt: LogFilter) -> Sql:
     return all_of(term_condition(term) for term in parse_search(flt.search))
 
 
-def scope_condition(flt: LogFilter) -> Sql:
-    """What every facet count shares: period, orgs and search."""
-    return all_of([bounds_condition(flt), search_condition(flt)])
+def has_free_text(flt: LogFilter) -> bool:
+    """Whether a search term looks beyond user, action and log type (role, IP, additional_info...)."""
+    return any(term.field == "any" for term in parse_search(flt.search))
+
+
+def selections_condition(flt: LogFilter) -> Sql:
+    """The Action, User and Log Type selections together."""
+    return all_of(facet_condition(flt, facet) for facet in FACETS)
 
 
 def filter_condition(flt: LogFilter, *, except_facet: Facet | None = None) -> Sql:

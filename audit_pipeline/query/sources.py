@@ -1,0 +1,161 @@
+"""Where the audit-log list counts events: whole UTC days from the daily rollup, the rest from `events`.
+
+A count over a period splits into the whole UTC days inside it, read from `audit_daily_rollup` (events per
+org, day and key, a key being one action, log type and user), and the partial days at its edges, counted in
+`events`. Both branches apply the same conditions, written over the key columns that both have, so their sum
+equals a count over `events` alone. Everything is counted in `events` when the rollup cannot answer exactly:
+a free-text search term (it looks at columns the rollup does not keep), a period holding no whole day, a
+snapshot without the rollup, or events ingested after the rollup's last update."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+
+from audit_pipeline.derived.expressions import DAY_MICROS, UTC_DAY_NUMBER_SQL
+from audit_pipeline.derived.rollup import DAY_ORIGIN_SQL, KEYS_TABLE, ROLLUP_TABLE, read_coverage
+from audit_pipeline.query.filters import LogFilter
+from audit_pipeline.query.paging import BUCKET_MICROS, BUCKET_SQL
+from audit_pipeline.query.sql import (
+    TRUE,
+    Sql,
+    all_of,
+    has_free_text,
+    orgs_condition,
+    search_condition,
+    time_range_condition,
+)
+
+EVENTS_TABLE = "events"
+ROLLUP_DAY_NUMBER_SQL = f"(day - {DAY_ORIGIN_SQL})"
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class EventsBranch:
+    """Events counted one by one: those of `scope`, bucketed by the `bucket` SQL."""
+
+    scope: Sql
+    bucket: str
+
+    def counts(self, columns: Sequence[str], condition: Sql, *, by_bucket: bool) -> Sql:
+        selected = [*columns, *([f"{self.bucket} AS bucket"] if by_bucket else []), "count(*) AS n"]
+        where = all_of([self.scope, condition])
+        return Sql(f"SELECT {', '.join(selected)} FROM {EVENTS_TABLE} WHERE {where.text} GROUP BY ALL", where.params)
+
+
+@dataclass(frozen=True)
+class RollupBranch:
+    """Events counted by the rollup: its rows of `rows` (days, orgs) whose key meets `keys`, bucketed by day."""
+
+    rows: Sql
+    keys: Sql
+
+    def counts(self, columns: Sequence[str], condition: Sql, *, by_bucket: bool) -> Sql:
+        wanted_keys = all_of([self.keys, condition])
+        if wanted_keys is not TRUE:
+            wanted_keys = Sql(f"key_id IN (SELECT key_id FROM {KEYS_TABLE} WHERE {wanted_keys.text})",
+                              wanted_keys.params)
+        where = all_of([self.rows, wanted_keys])
+        bucket = [f"{ROLLUP_DAY_NUMBER_SQL} AS bucket"] if by_bucket else []
+        if not columns:
+            selected = [*bucket, "sum(events) AS n"]
+            return Sql(f"SELECT {', '.join(selected)} FROM {ROLLUP_TABLE} WHERE {where.text} GROUP BY ALL",
+                       where.params)
+        # Sum per integer key first, then look up the few distinct keys' values.
+        summed = f"SELECT {', '.join(['key_id', *bucket])}, sum(events) AS n FROM {ROLLUP_TABLE} " \
+                 f"WHERE {where.text} GROUP BY ALL"
+        selected = [*columns, *(["bucket"] if by_bucket else []), "n"]
+        return Sql(f"SELECT {', '.join(selected)} FROM ({summed}) JOIN {KEYS_TABLE} USING (key_id)", where.params)
+
+
+@dataclass(frozen=True)
+class CountSources:
+    """Branches whose counts add up to the filter's count over `events`, bucketed by `bucket_micros`."""
+
+    branches: tuple[EventsBranch | RollupBranch, ...]
+    bucket_micros: int
+
+    @property
+    def uses_rollup(self) -> bool:
+        return any(isinstance(branch, RollupBranch) for branch in self.branches)
+
+
+def count_sources(conn: duckdb.DuckDBPyConnection, flt: LogFilter) -> CountSources:
+    """How to count the events of the filter's period, orgs and search (its selections are up to the caller)."""
+    search = search_condition(flt)
+    days = None if has_free_text(flt) else whole_days(flt)
+    if days is None or not rollup_is_current(conn):
+        scope = all_of([time_range_condition(flt.since, flt.until), orgs_condition(flt), search])
+        return CountSources((EventsBranch(scope, BUCKET_SQL),), BUCKET_MICROS)
+    first, end = days
+    branches: list[EventsBranch | RollupBranch] = [
+        RollupBranch(all_of([_day_range(first, end), orgs_condition(flt)]), search)
+    ]
+    for since, until in ((flt.since, first), (end, flt.until)):
+        if since is not None and until is not None and since < until:
+            scope = all_of([time_range_condition(since, until), orgs_condition(flt), search])
+            branches.append(EventsBranch(scope, UTC_DAY_NUMBER_SQL))
+    return CountSources(tuple(branches), DAY_MICROS)
+
+
+def whole_days(flt: LogFilter) -> tuple[datetime | None, datetime | None] | None:
+    """The midnights (UTC) bounding the whole days inside [since, until); None when there is no whole day.
+
+    An open bound stays open: every day after `since` counts as whole when there is no `until`.
+    """
+    try:
+        first = None if flt.since is None else _midnight_on_or_after(flt.since)
+        end = None if flt.until is None else _midnight_on_or_before(flt.until)
+    except OverflowError:
+        return None
+    if first is not None and end is not None and first >= end:
+        return None
+    return first, end
+
+
+def rollup_is_current(conn: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the rollup exists and has counted every stored event (events are only ever appended)."""
+    coverage = read_coverage(conn)
+    if coverage is None:
+        return False
+    row = conn.execute(
+        f"SELECT count(*) FROM {EVENTS_TABLE} WHERE ingest_seq > ?", [coverage.last_ingest_seq]
+    ).fetchone()
+    return row is not None and row[0] == 0
+
+
+def counts_sql(sources: CountSources, columns: Sequence[str], condition: Sql, *, by_bucket: bool = False) -> Sql:
+    """`SELECT columns..., [bucket,] n`: how many events in scope that meet `condition` have those values.
+
+    `columns` and `condition` may use only the rollup's key columns (action, log_type, user_id, user_email,
+    user_name), which `events` has too. Without columns or buckets the result is one row whose `n` may be NULL.
+    """
+    parts = [branch.counts(columns, condition, by_bucket=by_bucket) for branch in sources.branches]
+    outer = [*columns, *(["bucket"] if by_bucket else []), "CAST(sum(n) AS BIGINT) AS n"]
+    return Sql(
+        f"SELECT {', '.join(outer)} FROM ({' UNION ALL '.join(p.text for p in parts)}) GROUP BY ALL",
+        tuple(value for part in parts for value in part.params),
+    )
+
+
+def _day_range(first: datetime | None, end: datetime | None) -> Sql:
+    parts: list[Sql] = []
+    if first is not None:
+        parts.append(Sql("day >= ?", (first.date(),)))
+    if end is not None:
+        parts.append(Sql("day < ?", (end.date(),)))
+    return all_of(parts)
+
+
+def _midnight_on_or_before(moment: datetime) -> datetime:
+    utc = moment.astimezone(UTC)
+    return datetime(utc.year, utc.month, utc.day, tzinfo=UTC)
+
+
+def _midnight_on_or_after(moment: datetime) -> datetime:
+    midnight = _midnight_on_or_before(moment)
+    return midnight if midnight == moment else midnight + DAY

@@ -1,0 +1,204 @@
+"""Totals, pages and facets answered with the daily rollup equal those counted over the events alone.
+
+Two homes receive the same events in the same batches: one keeps the rollup up to date after each batch
+(so it holds appended rows), the other never builds it and so is answered from `events` only. Hypothesis
+draws filters whose period edges fall anywhere inside a day (to the microsecond, in several time zones), at
+midnight, or not at all, with selections, qualifier searches and, now and then, a free-text term.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, event, given, note, settings
+from hypothesis import strategies as st
+
+from audit_pipeline.derived.rollup import update_daily_rollup
+from audit_pipeline.query import LogFilter, count_events, facets, list_events
+from audit_pipeline.query import logs as query_logs
+from audit_pipeline.query.sources import count_sources, whole_days
+from audit_pipeline.query.sql import has_free_text
+from audit_pipeline.settings import Paths
+from audit_pipeline.storage.database import publish_reader_snapshot, reader, writer
+from tests.conftest import ingest_now, land_records
+from tests.test_query_logs import ACTIONS_BY_TYPE, QUALIFIED_WORDS, USERS, render_search
+
+START = datetime(2026, 11, 14, tzinfo=UTC)
+DAYS = 6
+ORGS = ("acme", "globex", "Acme")
+BATCHES = 3
+PLAIN_ACTIONS = tuple(a for actions in ACTIONS_BY_TYPE.values() for a in actions)
+USER_VALUES = tuple(v for user in USERS for f, v in user.items() if f != "user_role" and v)
+ZONES = (UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-7)))
+
+
+def build_records(count: int, *, seed: int, prefix: str) -> list[dict[str, Any]]:
+    """Events over DAYS days, a few of them exactly at or just before midnight, with awkward users."""
+    rng = random.Random(seed)
+    records = []
+    for index in range(count):
+        log_type = rng.choice(tuple(ACTIONS_BY_TYPE))
+        day = START + timedelta(days=rng.randrange(DAYS))
+        offset = rng.choice((timedelta(0), timedelta(microseconds=-1),
+                             timedelta(microseconds=rng.randrange(86_400_000_000))))
+        record: dict[str, Any] = {
+            "event_id": f"{prefix}-{index}",
+            "org_id": rng.choice(ORGS),
+            "occurred_at": (day + offset).isoformat().replace("+00:00", "Z"),
+            "log_type": log_type,
+            "action": rng.choice(ACTIONS_BY_TYPE[log_type]),
+            "source_ip": "10.0.0.1",
+            "additional_info": {"note": rng.choice(("sso", "plain", "50% off"))},
+        }
+        if log_type != "System" or rng.random() < 0.3:
+            record.update(rng.choice(USERS))
+        records.append(record)
+    return records
+
+
+@dataclass
+class Homes:
+    rolled: duckdb.DuckDBPyConnection
+    plain: duckdb.DuckDBPyConnection
+
+
+def _ingest_batches(paths: Paths, *, with_rollup: bool, batches: list[list[dict[str, Any]]]) -> None:
+    for number, batch in enumerate(batches):
+        land_records(paths, batch, f"batch-{number}.jsonl")
+        assert ingest_now(paths).ingested == len(batch)
+        if with_rollup:
+            with writer(paths.database) as connection:
+                update_daily_rollup(connection)
+                publish_reader_snapshot(connection, paths.database, paths.reader_database)
+
+
+def _batches() -> list[list[dict[str, Any]]]:
+    return [build_records(300 if n == 0 else 40, seed=n, prefix=f"b{n}") for n in range(BATCHES)]
+
+
+@pytest.fixture(scope="module")
+def homes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Homes]:
+    rolled = Paths(tmp_path_factory.mktemp("rolled") / "home").ensure()
+    plain = Paths(tmp_path_factory.mktemp("plain") / "home").ensure()
+    _ingest_batches(rolled, with_rollup=True, batches=_batches())
+    _ingest_batches(plain, with_rollup=False, batches=_batches())
+    with reader(rolled.reader_database) as with_rollup, reader(plain.reader_database) as without:
+        yield Homes(with_rollup, without)
+
+
+@st.composite
+def bounds(draw: st.DrawFn) -> datetime | None:
+    kind = draw(st.sampled_from(("none", "inside a day", "midnight", "just before midnight")))
+    if kind == "none":
+        return None
+    day = START + timedelta(days=draw(st.integers(-1, DAYS)))
+    if kind == "inside a day":
+        moment = day + timedelta(microseconds=draw(st.integers(1, 86_400_000_000 - 1)))
+    else:
+        moment = day if kind == "midnight" else day - timedelta(microseconds=1)
+    return moment.astimezone(draw(st.sampled_from(ZONES)))
+
+
+def _case_variants(values: tuple[str, ...]) -> list[str]:
+    return sorted({v for value in values for v in (value, value.upper(), value.lower())})
+
+
+@st.composite
+def filters(draw: st.DrawFn) -> LogFilter:
+    since, until = draw(bounds()), draw(bounds())
+    if since is not None and until is not None and until <= since:
+        since, until = until, since + timedelta(hours=draw(st.integers(0, 60)))
+        if until <= since:
+            until = since + timedelta(microseconds=1)
+    qualified = st.sampled_from(tuple(QUALIFIED_WORDS)).flatmap(
+        lambda f: st.tuples(st.just(f), st.sampled_from(QUALIFIED_WORDS[f])))
+    # Now and then a free-text term, which the rollup cannot answer.
+    free_text = draw(st.sampled_from([None] * 4 + ["sso", "alice", "50%"]))
+    terms = draw(st.lists(qualified, max_size=2)) + ([("any", free_text)] if free_text else [])
+    def some(values: tuple[str, ...] | list[str], most: int) -> tuple[str, ...]:
+        """Half the time nothing selected, so that most filters still match events."""
+        return tuple(draw(st.just([]) | st.lists(st.sampled_from(values), min_size=1, max_size=most, unique=True)))
+
+    return LogFilter(
+        orgs=some((*ORGS, "nope"), 2),
+        since=since,
+        until=until,
+        actions=some(_case_variants(PLAIN_ACTIONS), 3),
+        users=some(_case_variants((*USER_VALUES, "system", "nope")), 2),
+        log_types=some(_case_variants(tuple(ACTIONS_BY_TYPE)), 2),
+        search=render_search(tuple(draw(st.permutations(terms)))),
+    )
+
+
+def _answers(conn: duckdb.DuckDBPyConnection, flt: LogFilter, limit: int, offset: int, top: int) -> tuple[Any, ...]:
+    page = list_events(conn, flt, limit=limit, offset=offset)
+    return count_events(conn, flt), page.total, [e["event_id"] for e in page.events], facets(conn, flt, top=top)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(flt=filters(), limit=st.integers(0, 30), offset=st.integers(0, 400), top=st.sampled_from((1, 3, 50)))
+def test_rollup_answers_equal_counting_the_events(homes: Homes, flt: LogFilter, limit: int, offset: int,
+                                                  top: int) -> None:
+    rollup_expected = not has_free_text(flt) and whole_days(flt) is not None
+    note(f"rollup expected: {rollup_expected}")
+    assert count_sources(homes.rolled, flt).uses_rollup == rollup_expected
+    assert not count_sources(homes.plain, flt).uses_rollup
+    answers = _answers(homes.rolled, flt, limit, offset, top)
+    event("some events match" if answers[0] else "no event matches")
+    assert answers == _answers(homes.plain, flt, limit, offset, top)
+
+
+@pytest.mark.parametrize("offset", [0, 1, 49, 50, 51, 120, 299, 379, 380])
+def test_pages_narrowed_to_hours_equal_a_plain_sort(homes: Homes, offset: int,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(query_logs, "NARROW_TO_HOURS_AFTER_ROWS", 0)
+    for flt in (LogFilter(), LogFilter(since=START + timedelta(days=1, hours=5, microseconds=7)),
+                LogFilter(orgs=("acme",), actions=("login", "Scan Now"))):
+        assert count_sources(homes.rolled, flt).uses_rollup
+        for limit in (1, 7, 50):
+            rolled = list_events(homes.rolled, flt, limit=limit, offset=offset)
+            plain = list_events(homes.plain, flt, limit=limit, offset=offset)
+            assert rolled.total == plain.total
+            assert [e["event_id"] for e in rolled.events] == [e["event_id"] for e in plain.events]
+
+
+def test_whole_days_of_a_period() -> None:
+    noon = datetime(2026, 11, 15, 12, tzinfo=UTC)
+    midnight = datetime(2026, 11, 15, tzinfo=UTC)
+    assert whole_days(LogFilter()) == (None, None)
+    assert whole_days(LogFilter(since=noon)) == (midnight + timedelta(days=1), None)
+    assert whole_days(LogFilter(since=midnight)) == (midnight, None)
+    assert whole_days(LogFilter(until=noon)) == (None, midnight)
+    assert whole_days(LogFilter(since=midnight, until=midnight + timedelta(days=1))) == (
+        midnight, midnight + timedelta(days=1))
+    assert whole_days(LogFilter(since=noon, until=noon + timedelta(hours=20))) is None
+    assert whole_days(LogFilter(since=noon, until=noon + timedelta(hours=12))) is None
+    in_india = datetime(2026, 11, 15, 5, 30, tzinfo=timezone(timedelta(hours=5, minutes=30)))
+    assert whole_days(LogFilter(since=in_india)) == (midnight, None)
+    assert whole_days(LogFilter(since=datetime(9999, 12, 31, 1, tzinfo=UTC))) is None
+
+
+def test_events_ingested_after_the_rollup_are_counted_from_the_events(tmp_path_factory: pytest.TempPathFactory) -> None:
+    rolled = Paths(tmp_path_factory.mktemp("stale") / "home").ensure()
+    plain = Paths(tmp_path_factory.mktemp("plain-stale") / "home").ensure()
+    batches = _batches()
+    _ingest_batches(rolled, with_rollup=True, batches=batches[:1])
+    _ingest_batches(plain, with_rollup=False, batches=batches)
+    _ingest_batches(rolled, with_rollup=False, batches=batches[1:])  # the rollup now misses these
+    flt = LogFilter(since=START + timedelta(days=1, hours=3), orgs=("acme", "globex"))
+    with reader(rolled.reader_database) as stale, reader(plain.reader_database) as events_only:
+        assert not count_sources(stale, flt).uses_rollup
+        assert _answers(stale, flt, 20, 5, 50) == _answers(events_only, flt, 20, 5, 50)
+    with writer(rolled.database) as connection:
+        update_daily_rollup(connection)
+        publish_reader_snapshot(connection, rolled.database, rolled.reader_database)
+    with reader(rolled.reader_database) as current, reader(plain.reader_database) as events_only:
+        assert count_sources(current, flt).uses_rollup
+        assert _answers(current, flt, 20, 5, 50) == _answers(events_only, flt, 20, 5, 50)
+        assert count_events(current, LogFilter()) == sum(len(batch) for batch in batches)
