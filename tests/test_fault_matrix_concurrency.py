@@ -29,7 +29,7 @@ from tests.fault_helpers import (
 )
 
 BUCKET = "acme-audit"
-BATCHES = 3
+BATCHES = 2
 EVENTS_PER_BATCH = 15
 LOCK_MESSAGES = ("Could not set lock", "Conflicting lock", "database is locked", "stayed locked", "Traceback")
 
