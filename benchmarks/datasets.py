@@ -4,7 +4,8 @@
   the input of the ingest figure;
 - the ingested database: those files ingested by the pipeline, the input of the export figure;
 - histories: events tables of up to ten million events written by DuckDB SQL (`benchmarks.synthetic`), the
-  input of the window-export, query and memory figures.
+  input of the window-export and memory figures, and with the daily rollup built by the pipeline's own
+  `update_daily_rollup`, of the query figure.
 
 A cache entry's name holds its parameters and a fingerprint of the code that makes it, so changing the
 generator or the schema makes a new entry instead of reusing a stale one. Entries are built under a
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from audit_pipeline.derived.rollup import update_daily_rollup
 from audit_pipeline.generator.run import generate_events
 from audit_pipeline.settings import Paths
 from audit_pipeline.storage import database
@@ -108,6 +110,21 @@ class Datasets:
             shutil.move(database_file, staging)
 
         _build_once(self.ingested_database_path(events), build)
+
+    def investigated_history(self, events: int) -> Path:
+        """The history with the derived tables the Audit Logs page reads (the daily rollup), as the
+        investigation assets leave the readers' snapshot."""
+        history = self.history_database(events)
+        key = f"{history.stem}-rollup-{_fingerprint(PACKAGE_ROOT / 'derived')}.duckdb"
+
+        def build(path: Path) -> None:
+            progress(f"building the daily rollup of the {events:,}-event history into {path.name}")
+            shutil.copyfile(history, path)
+            with database.writer(path) as connection:
+                update_daily_rollup(connection)
+                connection.execute("CHECKPOINT")
+
+        return _build_once(self.root / key, build)
 
     def history_database(self, events: int, *, orgs: int = FEED_ORGS) -> Path:
         """An events table of `events` events of `orgs` orgs over the 92 days before 2026-11-01."""

@@ -1,9 +1,10 @@
 """Query latency: what the Audit Logs page asks for, over the history of H events, through `audit_pipeline.query`.
 
 A page is the first page of events WITH the total (`list_events`, which counts) and the facet counts
-(`facets`), so one sample of a shape is both calls on a reader connection to the history, as the web page
-and the CLI make them. Every shape is scoped to one org (a page shows its own org only) and runs once to
-warm up, then `repeats` times, the shapes taking turns so a burst of load elsewhere spreads over all of them.
+(`facets`), so one sample of a shape is both calls on a reader connection to the history (with the daily
+rollup the investigation assets build), as the web page and the CLI make them. Every shape is scoped to one
+org (a page shows its own org only) and runs once to warm up, then `repeats` times (fewer once a shape has
+taken SHAPE_BUDGET_SECONDS), the shapes taking turns so a burst of load elsewhere spreads over all of them.
 The values searched for (users, a scan id, an IP) are read from the history first, so each shape matches
 what an investigator would find.
 """
@@ -142,7 +143,7 @@ def _opening_seconds(database_file: Path) -> float:
 
 
 def run(data: Datasets, *, history: int, repeats: int) -> dict[str, object]:
-    database_file = data.history_database(history)
+    database_file = data.investigated_history(history)
     opening = median([_opening_seconds(database_file) for _ in range(5)])
     with database.reader(database_file) as connection:
         found = probe(connection)
