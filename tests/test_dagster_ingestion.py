@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -93,3 +94,25 @@ def test_cli_ingest_rejects_unusable_paths_with_one_line(
     assert main(["ingest", str(empty)]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 2 and all(line.startswith("audit-pipeline: ") for line in errors)
+
+
+def test_processes_opening_a_fresh_dagster_home_at_once_all_work(tmp_path: Path) -> None:
+    home = tmp_path / "fresh"
+    code = (
+        "import pathlib, dagster as dg\n"
+        "from audit_pipeline.settings import Paths\n"
+        "from audit_pipeline.dagster_home import ensure_dagster_home\n"
+        f"ensure_dagster_home(Paths(pathlib.Path({str(home)!r})).ensure())\n"
+        "with dg.DagsterInstance.get() as instance:\n"
+        "    print(len(instance.get_runs()))\n"
+    )
+    processes = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, env={k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"})
+                 for _ in range(4)]
+    try:
+        outcomes = [process.communicate(timeout=180) for process in processes]
+    finally:
+        for process in processes:
+            process.kill()
+    assert [process.returncode for process in processes] == [0, 0, 0, 0], [err[-500:] for _, err in outcomes]
+    assert [out.strip() for out, _ in outcomes] == ["0", "0", "0", "0"]
