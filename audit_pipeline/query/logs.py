@@ -48,6 +48,10 @@ EVENT_COLUMNS = (*CANONICAL_FIELDS, *PIPELINE_FIELDS)
 NEWEST_FIRST = "occurred_at DESC, ingest_seq DESC"
 # Past this many rows to skip inside a page's days, the page is narrowed to its hours before sorting.
 NARROW_TO_HOURS_AFTER_ROWS = 2_000
+# DuckDB (setting late_materialization_max_rows, 50) turns a top-N of at most 50 rows into a join on rowid
+# that rescans the whole table: at 10M events that costs more than the page. Sorting at least 51 rows keeps
+# the plain top-N over the rows of the page's time window.
+PLAIN_TOP_N_MIN_ROWS = 51
 _SELECT_EVENTS = ", ".join(EVENT_COLUMNS)
 _SELECT_EVENTS_AS_TEXT = ", ".join(
     "CAST(additional_info AS VARCHAR) AS additional_info" if c == "additional_info" else c for c in EVENT_COLUMNS
@@ -89,12 +93,31 @@ def list_events(conn: duckdb.DuckDBPyConnection, flt: LogFilter, *, limit: int =
         window = _narrowed_to_hours(conn, where, window, limit)
     if window is not None:
         where = all_of([time_range_condition(window.since, window.until), where])
-    cursor = conn.execute(
-        f"SELECT {_SELECT_EVENTS} FROM events WHERE {where.text} ORDER BY {NEWEST_FIRST} LIMIT ? OFFSET ?",
-        (*where.params, limit, offset if window is None else window.skip),
-    )
-    events = [_event_from_row(row) for row in cursor.fetchall()]
+    events = _page_events(conn, where, limit=limit, skip=offset if window is None else window.skip)
     return EventPage(total=total, events=events, limit=limit, offset=offset)
+
+
+def _page_events(conn: duckdb.DuckDBPyConnection, where: Sql, *, limit: int, skip: int) -> list[dict[str, Any]]:
+    """The rows skip .. skip+limit-1 of `where`, newest first: sorted on the sort keys alone, then fetched.
+
+    Only occurred_at, ingest_seq and the filtered columns are read for every candidate; the other columns
+    (additional_info above all) only for the page's rows, found by their unique ingest_seq between the
+    page's oldest and newest time and seq (zone maps skip everything else).
+    """
+    keys = conn.execute(
+        f"SELECT occurred_at, ingest_seq FROM events WHERE {where.text} ORDER BY {NEWEST_FIRST} LIMIT ? OFFSET ?",
+        (*where.params, max(limit, PLAIN_TOP_N_MIN_ROWS), skip),
+    ).fetchall()[:limit]
+    if not keys:
+        return []
+    times = [occurred_at for occurred_at, _ in keys]
+    seqs = [int(seq) for _, seq in keys]
+    cursor = conn.execute(
+        f"SELECT {_SELECT_EVENTS} FROM events WHERE occurred_at >= ? AND occurred_at <= ? "
+        f"AND ingest_seq >= ? AND ingest_seq <= ? AND list_contains(?::BIGINT[], ingest_seq) ORDER BY {NEWEST_FIRST}",
+        (min(times), max(times), min(seqs), max(seqs), seqs),
+    )
+    return [_event_from_row(row) for row in cursor.fetchall()]
 
 
 def _worth_narrowing(sources: CountSources, window: PageWindow) -> bool:
