@@ -99,7 +99,7 @@ def parse_options(argv: list[str]) -> Options:
         window_events=min(args.window_events, 500) if quick else args.window_events,
         rounds=1 if quick else args.rounds,
         query_repeats=3 if quick else args.repeats,
-        window_repeats=2 if quick else 5,
+        window_repeats=2 if quick else 9,
         sections=args.only,
         results=(args.out / "latest.json") if args.out else DEFAULT_RESULTS,
         markdown=(args.out / "benchmarks.md") if args.out else DEFAULT_MARKDOWN,
