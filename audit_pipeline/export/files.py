@@ -18,15 +18,15 @@ import duckdb
 from audit_pipeline.domain.events import SCHEMA_VERSION, SYSTEM_LOG_TYPE
 from audit_pipeline.export.bookkeeping import PlannedExport, PlannedPart
 from audit_pipeline.hashing import file_sha256
+from audit_pipeline.storage.sql_text import rfc3339_utc
 
 EXPORT_EVENT_ACTION = "Audit Log Export"
-TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 EXPORT_EVENT_NAMESPACE = uuid.UUID("9b3c1d52-52a4-4c52-9f0e-2b1f9d6f7a10")
 
 EVENT_LINE_COLUMNS = f"""
-    event_id, org_id, strftime(occurred_at, '{TIMESTAMP_FORMAT}') AS occurred_at, log_type, action,
+    event_id, org_id, {rfc3339_utc("occurred_at")} AS occurred_at, log_type, action,
     user_id, user_email, user_name, user_role, source_ip, user_agent, outcome, additional_info,
-    strftime(received_at, '{TIMESTAMP_FORMAT}') AS received_at, $schema_version AS schema_version
+    {rfc3339_utc("received_at")} AS received_at, $schema_version AS schema_version
 """
 WINDOW_SQL = f"""
     SELECT {EVENT_LINE_COLUMNS}

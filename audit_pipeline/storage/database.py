@@ -43,6 +43,8 @@ def connect_with_retry(path: Path, *, read_only: bool, wait_seconds: float) -> d
         try:
             connection = duckdb.connect(str(path), read_only=read_only)
             connection.execute("SET TimeZone = 'UTC'")
+            # DuckDB draws a progress bar on stdout during long statements, which would corrupt --format json.
+            connection.execute("SET enable_progress_bar = false")
             return connection
         except duckdb.IOException as error:
             if not _is_lock_error(error) or time.monotonic() >= deadline:

@@ -24,11 +24,10 @@ from audit_pipeline.domain.events import (
     SYSTEM_LOG_TYPE,
     USER_FIELDS,
 )
+from audit_pipeline.storage.sql_text import rfc3339_utc
 
 # The same text for the same event on any version: a re-sent copy must hash as its stored original.
-# (make_timestamp(epoch_us(...)) formats without the time-zone machinery; the text is identical.)
-CONTENT_HASH_SQL = """md5(concat_ws(chr(31), event_id, org_id,
-    strftime(make_timestamp(epoch_us(occurred_at)), '%Y-%m-%dT%H:%M:%S.%fZ'),
+CONTENT_HASH_SQL = f"""md5(concat_ws(chr(31), event_id, org_id, {rfc3339_utc("occurred_at")},
     log_type, action, coalesce(user_id, ''), coalesce(user_email, ''), coalesce(user_name, ''),
     coalesce(user_role, ''), coalesce(source_ip, ''), coalesce(user_agent, ''), outcome,
     additional_info::VARCHAR))"""
