@@ -2,7 +2,9 @@
 page and the notebook share.
 
 `filters` holds what can be asked (`LogFilter`, periods, time parsing), `search` the search-bar language,
-`sql` the translation to parameterized SQL, `logs` the queries, `display` the shown column values.
+`sql` the translation to parameterized SQL, `sources` where counts are read (the daily rollup for whole days,
+the events for the rest), `paging` how a page is located, `logs` the queries, `display` the shown column
+values.
 """
 
 from audit_pipeline.query.display import display_additional_info, display_user

@@ -69,6 +69,7 @@ class EventPage:
 
 
 def count_events(conn: duckdb.DuckDBPyConnection, flt: LogFilter) -> int:
+    """How many events the filter matches (the page's Total)."""
     query = counts_sql(count_sources(conn, flt), (), selections_condition(flt))
     row = conn.execute(query.text, query.params).fetchone()
     return int(row[0]) if row and row[0] is not None else 0
