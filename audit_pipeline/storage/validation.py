@@ -118,6 +118,18 @@ def _remove_reserved_patch() -> str:
     return _sql_string(json.dumps({key: None for key in sorted(RESERVED_INPUT_KEYS)}))
 
 
+def _only_reserved_keys() -> str:
+    """True when every top-level key of `j` is a reserved key with a non-null value.
+
+    Then the first two merge patches of `additional_info` yield an empty object and the record's own
+    additional_info alone decides the result. Keys outside the parsed struct, JSON nulls and repeated keys all
+    make the counts differ and send the record down the general path.
+    """
+    parsed_reserved = [key for key in _parsed_keys() if key in RESERVED_INPUT_KEYS]
+    present = " + ".join(f"({_field(key)} IS NOT NULL)::INTEGER" for key in parsed_reserved)
+    return f"len(json_keys(j)) = {present}"
+
+
 def _rename_details_expr() -> str:
     pairs = []
     for camel, snake in DETAIL_ALIASES.items():
@@ -146,7 +158,8 @@ def staged_records_sql() -> str:
         FROM staged_lines
     ),
     nonblank AS (
-        SELECT * FROM decoded WHERE txt IS NULL OR trim(txt, ' \t\r\n') <> ''
+        -- A regular expression finds a non-blank character several times faster than trim() on long lines.
+        SELECT * FROM decoded WHERE txt IS NULL OR regexp_matches(txt, '[^ \t\r\n]')
     ),
     objects AS (
         SELECT *, CASE WHEN txt IS NOT NULL AND json_valid(txt) AND json_type(txt) = 'OBJECT'
@@ -195,6 +208,7 @@ def staged_records_sql() -> str:
                 WHEN regexp_matches(s_action, {_sql_string(FAILURE_ACTION_PATTERN)}, 'i') THEN 'failure'
                 ELSE 'success' END AS outcome,
            CASE WHEN reason_code IS NOT NULL THEN NULL
+                WHEN {_only_reserved_keys()} THEN json_merge_patch('{{}}', coalesce(v_additional_info, '{{}}'::JSON))
                 ELSE json_merge_patch(
                    json_merge_patch(json_merge_patch(j, {_remove_reserved_patch()}), {_rename_details_expr()}),
                    coalesce(v_additional_info, '{{}}'::JSON))
