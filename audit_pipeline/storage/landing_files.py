@@ -17,6 +17,7 @@ import pyarrow as pa
 LANDING_SUFFIXES = (".jsonl", ".ndjson", ".json")
 READ_BLOCK_BYTES = 8 * 1024 * 1024
 CHUNK_BYTES = 128 * 1024 * 1024
+BATCH_ROWS = 16 * 1024
 RAW_LINES_SCHEMA = pa.schema([("line_no", pa.int64()), ("raw", pa.binary())])
 
 
@@ -122,5 +123,24 @@ class LandingFile:
 
 
 def _table(lines: list[bytes], first_line: int) -> pa.Table:
-    numbers = pa.array(np.arange(first_line, first_line + len(lines), dtype=np.int64))
-    return pa.Table.from_arrays([numbers, pa.array(lines, type=pa.binary())], schema=RAW_LINES_SCHEMA)
+    # From the buffer: `pa.array` on a NumPy array would import pandas (half a second) on first use.
+    numbers = pa.Array.from_buffers(
+        pa.int64(), len(lines), [None, pa.py_buffer(np.arange(first_line, first_line + len(lines), dtype=np.int64))]
+    )
+    table = pa.Table.from_arrays([numbers, _binary_array(lines)], schema=RAW_LINES_SCHEMA)
+    # DuckDB scans an Arrow table one record batch per thread: several batches let every core validate.
+    return pa.Table.from_batches(table.to_batches(max_chunksize=BATCH_ROWS), schema=RAW_LINES_SCHEMA)
+
+
+def _binary_array(lines: list[bytes]) -> pa.Array:
+    """The lines as one Arrow binary array, built from one joined buffer and its offsets.
+
+    Several times faster than `pa.array(lines)`, which converts the Python objects one by one.
+    """
+    lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
+    offsets = np.zeros(len(lines) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    if offsets[-1] > np.iinfo(np.int32).max:
+        return pa.array(lines, type=pa.binary())
+    body = pa.py_buffer(b"".join(lines))
+    return pa.Array.from_buffers(pa.binary(), len(lines), [None, pa.py_buffer(offsets.astype(np.int32)), body])
