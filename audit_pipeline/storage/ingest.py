@@ -187,59 +187,80 @@ def _quarantine_file_problem(
     )
 
 
+# Kept per chunk: the validated records; `raw` only for rejected lines (a conflict's raw comes from the lines).
+STAGE_RECORDS_SQL = f"""
+    CREATE OR REPLACE TEMP TABLE staged_records AS
+    SELECT * REPLACE (CASE WHEN reason_code IS NOT NULL THEN raw END AS raw)
+    FROM ({staged_records_sql()})
+"""
+
+# One row per (org_id, event_id) of the chunk's valid records: its first line and that line's hash, the stored
+# event with the same key if any, and for a key seen for the first time the ingest_seq its first line gets.
+# Narrow on purpose: the wide records never pass through a window or a sort.
+STAGE_KEYS_SQL = """
+    CREATE OR REPLACE TEMP TABLE staged_keys AS
+    WITH keyed AS (
+        SELECT org_id, event_id, min(line_no) AS first_line, arg_min(content_hash, line_no) AS first_hash
+        FROM staged_records WHERE reason_code IS NULL
+        GROUP BY org_id, event_id
+    ),
+    existing AS (
+        SELECT e.org_id, e.event_id, e.content_hash, e.ingest_seq
+        FROM events e SEMI JOIN keyed k ON e.org_id = k.org_id AND e.event_id = k.event_id
+    )
+    SELECT k.*, x.content_hash AS existing_hash, x.ingest_seq AS existing_seq,
+           CASE WHEN x.content_hash IS NULL
+                THEN ? + row_number() OVER (PARTITION BY x.content_hash IS NULL ORDER BY k.first_line)
+           END AS new_seq
+    FROM keyed k LEFT JOIN existing x ON x.org_id = k.org_id AND x.event_id = k.event_id
+"""
+
+# A new event is the first line of a key nobody stored before.
+INSERT_NEW_EVENTS_SQL = """
+    INSERT INTO events
+    SELECT k.new_seq, r.event_id, r.org_id, r.occurred_at, r.log_type, r.action, r.user_id, r.user_email,
+           r.user_name, r.user_role, r.source_ip, r.user_agent, r.outcome, r.additional_info, now(),
+           r.content_hash, ?, r.line_no
+    FROM staged_records r JOIN staged_keys k ON r.line_no = k.first_line
+    WHERE k.new_seq IS NOT NULL
+"""
+
+# Any other valid line is an exact re-send (a duplicate) when its hash equals the stored event's, or, for a
+# key not stored before, the hash of the key's first line in this chunk; otherwise it is a conflict.
+STAGE_CONFLICTS_SQL = """
+    CREATE OR REPLACE TEMP TABLE staged_conflicts AS
+    SELECT r.line_no, r.org_id, r.event_id, k.existing_seq, k.first_line
+    FROM staged_records r JOIN staged_keys k ON r.org_id = k.org_id AND r.event_id = k.event_id
+    WHERE r.reason_code IS NULL AND r.content_hash <> coalesce(k.existing_hash, k.first_hash)
+"""
+
+QUARANTINE_REJECTED_SQL = """
+    INSERT INTO quarantine
+    SELECT now(), ?, ?, line_no, reason_code, reason, raw, raw_bytes
+    FROM staged_records WHERE reason_code IS NOT NULL
+    UNION ALL
+    SELECT now(), ?, ?, c.line_no, 'conflicting_duplicate',
+           'event_id ' || c.event_id || ' of org ' || c.org_id || ' was already received ' ||
+           CASE WHEN c.existing_seq IS NOT NULL THEN '(ingest_seq ' || c.existing_seq || ')'
+                ELSE '(line ' || c.first_line || ' of this file)' END ||
+           ' with different content; this copy was not stored as an event', l.raw, octet_length(l.raw)
+    FROM staged_conflicts c JOIN staged_lines l ON l.line_no = c.line_no
+"""
+
+
 def _ingest_lines(
     connection: duckdb.DuckDBPyConnection, lines: pa.Table, batch_id: str, name: str
 ) -> IngestCounts:
     connection.register("staged_lines", lines)
     connection.execute("BEGIN")
     try:
-        connection.execute(f"CREATE OR REPLACE TEMP TABLE staged_records AS {staged_records_sql()}")
-        connection.execute("""
-            CREATE OR REPLACE TEMP TABLE staged_classified AS
-            WITH ranked AS (
-                SELECT *,
-                       row_number() OVER (PARTITION BY org_id, event_id ORDER BY line_no) AS nth,
-                       first_value(content_hash) OVER (PARTITION BY org_id, event_id ORDER BY line_no)
-                           AS first_hash,
-                       first_value(line_no) OVER (PARTITION BY org_id, event_id ORDER BY line_no) AS first_line
-                FROM staged_records WHERE reason_code IS NULL
-            ),
-            existing AS (
-                SELECT e.org_id, e.event_id, e.content_hash, e.ingest_seq
-                FROM events e SEMI JOIN (SELECT DISTINCT org_id, event_id FROM staged_records
-                                         WHERE reason_code IS NULL) k
-                    ON e.org_id = k.org_id AND e.event_id = k.event_id
-            )
-            SELECT r.*, x.content_hash AS existing_hash, x.ingest_seq AS existing_seq,
-                CASE
-                    WHEN x.content_hash IS NULL AND r.nth = 1 THEN 'new'
-                    WHEN x.content_hash = r.content_hash THEN 'duplicate'
-                    WHEN x.content_hash IS NULL AND r.content_hash = r.first_hash THEN 'duplicate'
-                    ELSE 'conflict'
-                END AS verdict
-            FROM ranked r LEFT JOIN existing x ON x.org_id = r.org_id AND x.event_id = r.event_id
-        """)
+        connection.execute(STAGE_RECORDS_SQL)
         seq_row = connection.execute("SELECT coalesce(max(ingest_seq), 0) FROM events").fetchone()
         base_seq = int(seq_row[0]) if seq_row else 0
-        connection.execute("""
-            INSERT INTO events
-            SELECT ? + row_number() OVER (ORDER BY line_no), event_id, org_id, occurred_at, log_type, action,
-                   user_id, user_email, user_name, user_role, source_ip, user_agent, outcome,
-                   additional_info, now(), content_hash, ?, line_no
-            FROM staged_classified WHERE verdict = 'new'
-        """, [base_seq, name])
-        connection.execute("""
-            INSERT INTO quarantine
-            SELECT now(), ?, ?, line_no, reason_code, reason, raw, raw_bytes
-            FROM staged_records WHERE reason_code IS NOT NULL
-            UNION ALL
-            SELECT now(), ?, ?, line_no, 'conflicting_duplicate',
-                   'event_id ' || event_id || ' of org ' || org_id || ' was already received ' ||
-                   CASE WHEN existing_seq IS NOT NULL THEN '(ingest_seq ' || existing_seq || ')'
-                        ELSE '(line ' || first_line || ' of this file)' END ||
-                   ' with different content; this copy was not stored as an event', raw, raw_bytes
-            FROM staged_classified WHERE verdict = 'conflict'
-        """, [batch_id, name, batch_id, name])
+        connection.execute(STAGE_KEYS_SQL, [base_seq])
+        connection.execute(INSERT_NEW_EVENTS_SQL, [name])
+        connection.execute(STAGE_CONFLICTS_SQL)
+        connection.execute(QUARANTINE_REJECTED_SQL, [batch_id, name, batch_id, name])
         counts = _chunk_counts(connection, base_seq)
         connection.execute("COMMIT")
     except BaseException:
@@ -251,22 +272,23 @@ def _ingest_lines(
 
 
 def _chunk_counts(connection: duckdb.DuckDBPyConnection, base_seq: int) -> IngestCounts:
-    verdicts = dict(connection.execute(
-        "SELECT verdict, count(*) FROM staged_classified GROUP BY verdict"
-    ).fetchall())
+    totals = connection.execute("""
+        SELECT (SELECT count(*) FROM staged_records),
+               (SELECT count(*) FROM staged_records WHERE reason_code IS NULL),
+               (SELECT count(new_seq) FROM staged_keys),
+               (SELECT count(*) FROM staged_conflicts)
+    """).fetchone()
+    records, valid, ingested, conflicts = (int(value) for value in totals) if totals else (0, 0, 0, 0)
     reasons: dict[str, int] = dict(connection.execute(
         "SELECT reason_code, count(*) FROM staged_records WHERE reason_code IS NOT NULL GROUP BY 1"
     ).fetchall())
-    if verdicts.get("conflict"):
-        reasons["conflicting_duplicate"] = int(verdicts["conflict"])
-    invalid = sum(count for code, count in reasons.items() if code != "conflicting_duplicate")
-    ingested = int(verdicts.get("new", 0))
-    total_row = connection.execute("SELECT count(*) FROM staged_records").fetchone()
+    if conflicts:
+        reasons["conflicting_duplicate"] = conflicts
     return IngestCounts(
-        records=int(total_row[0]) if total_row else 0,
+        records=records,
         ingested=ingested,
-        duplicates=int(verdicts.get("duplicate", 0)),
-        quarantined=invalid + int(verdicts.get("conflict", 0)),
+        duplicates=valid - ingested - conflicts,
+        quarantined=records - valid + conflicts,
         first_seq=base_seq + 1 if ingested else None,
         last_seq=base_seq + ingested if ingested else None,
         quarantine_reasons=reasons,
