@@ -20,10 +20,13 @@ from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
 from audit_pipeline.derived.rollup import update_daily_rollup
+from audit_pipeline.derived.search_index import SEARCH_ROLLUP_TABLE
 from audit_pipeline.query import LogFilter, count_events, facets, list_events
 from audit_pipeline.query import logs as query_logs
+from audit_pipeline.query.indexed_search import can_use_index
+from audit_pipeline.query.search import parse_search
 from audit_pipeline.query.sources import count_sources, whole_days
-from audit_pipeline.query.sql import has_free_text
+from audit_pipeline.query.sql import has_free_text, json_string_body
 from audit_pipeline.settings import Paths
 from audit_pipeline.storage.database import publish_reader_snapshot, reader, writer
 from tests.conftest import ingest_now, land_records
@@ -35,6 +38,10 @@ ORGS = ("acme", "globex", "Acme")
 BATCHES = 3
 PLAIN_ACTIONS = tuple(a for actions in ACTIONS_BY_TYPE.values() for a in actions)
 USER_VALUES = tuple(v for user in USERS for f, v in user.items() if f != "user_role" and v)
+# Words found in user fields, roles, IPs, additional_info keys and values, across fields, or nowhere; the last
+# ones have a quote or backslash, which only the per-column match over `events` judges.
+FREE_TEXT_WORDS = ("sso", "alice", "50%", "admin", "ADMIN", "10.0.0.1", "db8::", "note", "ünal", "ÜNAL's",
+                   "login", "scan now", "%", "_", "sso}", "nowhere", 'ünal\'s "quoted', "a\\b", '"note"')
 ZONES = (UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-7)))
 
 
@@ -53,8 +60,8 @@ def build_records(count: int, *, seed: int, prefix: str) -> list[dict[str, Any]]
             "occurred_at": (day + offset).isoformat().replace("+00:00", "Z"),
             "log_type": log_type,
             "action": rng.choice(ACTIONS_BY_TYPE[log_type]),
-            "source_ip": "10.0.0.1",
-            "additional_info": {"note": rng.choice(("sso", "plain", "50% off"))},
+            "source_ip": rng.choice(("10.0.0.1", "10.0.0.12", "2001:db8::7")),
+            "additional_info": {"note": rng.choice(("sso", "plain", "50% off", "Ünal's \"quoted\" note", "a\\b"))},
         }
         if log_type != "System" or rng.random() < 0.3:
             record.update(rng.choice(USERS))
@@ -118,8 +125,8 @@ def filters(draw: st.DrawFn) -> LogFilter:
             until = since + timedelta(microseconds=1)
     qualified = st.sampled_from(tuple(QUALIFIED_WORDS)).flatmap(
         lambda f: st.tuples(st.just(f), st.sampled_from(QUALIFIED_WORDS[f])))
-    # Now and then a free-text term, which the rollup cannot answer.
-    free_text = draw(st.sampled_from([None] * 4 + ["sso", "alice", "50%"]))
+    # Now and then a free-text term: the search rollup answers it unless it has characters JSON escapes.
+    free_text = draw(st.sampled_from([None] * 4 + list(FREE_TEXT_WORDS)))
     terms = draw(st.lists(qualified, max_size=2)) + ([("any", free_text)] if free_text else [])
     def some(values: tuple[str, ...] | list[str], most: int) -> tuple[str, ...]:
         """Half the time nothing selected, so that most filters still match events."""
@@ -145,7 +152,7 @@ def _answers(conn: duckdb.DuckDBPyConnection, flt: LogFilter, limit: int, offset
 @given(flt=filters(), limit=st.integers(0, 30), offset=st.integers(0, 400), top=st.sampled_from((1, 3, 50)))
 def test_rollup_answers_equal_counting_the_events(homes: Homes, flt: LogFilter, limit: int, offset: int,
                                                   top: int) -> None:
-    rollup_expected = not has_free_text(flt) and whole_days(flt) is not None
+    rollup_expected = whole_days(flt) is not None and (not has_free_text(flt) or can_use_index(flt))
     note(f"rollup expected: {rollup_expected}")
     assert count_sources(homes.rolled, flt).uses_rollup == rollup_expected
     assert not count_sources(homes.plain, flt).uses_rollup
@@ -202,3 +209,37 @@ def test_events_ingested_after_the_rollup_are_counted_from_the_events(tmp_path_f
         assert count_sources(current, flt).uses_rollup
         assert _answers(current, flt, 20, 5, 50) == _answers(events_only, flt, 20, 5, 50)
         assert count_events(current, LogFilter()) == sum(len(batch) for batch in batches)
+
+
+@pytest.mark.parametrize("word", FREE_TEXT_WORDS)
+def test_free_text_over_whole_days_is_answered_by_the_search_rollup(homes: Homes, word: str) -> None:
+    for flt in (LogFilter(search=word), LogFilter(search=f'{word} "a"', orgs=("acme", "Acme"),
+                                                  since=START + timedelta(days=1, hours=7))):
+        indexable = all(json_string_body(term.text) == term.text for term in parse_search(word))
+        assert count_sources(homes.rolled, flt).uses_rollup == indexable
+        assert _answers(homes.rolled, flt, 30, 3, 50) == _answers(homes.plain, flt, 30, 3, 50)
+
+
+def test_the_free_text_words_find_events_in_every_searched_column(homes: Homes) -> None:
+    """The comparison above means something only if the words match: each column of the search text is hit."""
+    for word in ("admin", "10.0.0.1", "db8::", "note", "ünal", "alice", "login"):
+        assert count_events(homes.plain, LogFilter(search=word)) > 0, word
+    assert count_events(homes.plain, LogFilter(search="nowhere")) == 0
+
+
+def test_a_snapshot_without_the_search_rollup_counts_free_text_in_the_events(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    paths = Paths(tmp_path_factory.mktemp("older") / "home").ensure()
+    _ingest_batches(paths, with_rollup=True, batches=_batches()[:1])
+    with writer(paths.database) as connection:
+        connection.execute(f"DROP TABLE {SEARCH_ROLLUP_TABLE}")
+        publish_reader_snapshot(connection, paths.database, paths.reader_database)
+    with reader(paths.reader_database) as older:
+        assert count_sources(older, LogFilter(search="admin")).uses_rollup is False
+        assert count_sources(older, LogFilter(search="user:alice")).uses_rollup is True
+        assert count_events(older, LogFilter(search="admin")) > 0
+    with writer(paths.database) as connection:
+        assert update_daily_rollup(connection).mode == "rebuilt"
+        publish_reader_snapshot(connection, paths.database, paths.reader_database)
+    with reader(paths.reader_database) as upgraded:
+        assert count_sources(upgraded, LogFilter(search="admin")).uses_rollup is True

@@ -9,6 +9,9 @@ Each distinct (action, log_type, user_id, user_email, user_name) is stored once 
 Those five columns are everything the filters, the qualifier searches and the facets look at, and summing by
 an integer key is several times cheaper than grouping the five texts.
 
+The same update keeps the free-text index (`audit_pipeline.derived.search_index`) from the same grouped count,
+so free-text searches over whole days are answered from it too.
+
 Events are only appended, with rising `ingest_seq`. An update therefore adds the counts of the events past
 the last one counted as new rows (a key and day may then appear on several rows: readers sum them) and
 rebuilds the tables compactly once such added rows exceed a fifth of the rollup, or when the events no longer
@@ -25,6 +28,13 @@ import duckdb
 
 from audit_pipeline.derived.expressions import USER_DISPLAY_SQL, UTC_DAY_NUMBER_SQL
 from audit_pipeline.derived.report import PREVIEW_ROWS, DerivedReport, report, scalar
+from audit_pipeline.derived.search_index import (
+    SEARCH_ROLLUP_TABLE,
+    SEARCH_TEXT_SQL,
+    SEARCH_TEXTS_TABLE,
+    append_search_index,
+    rebuild_search_index,
+)
 
 ROLLUP_TABLE = "audit_daily_rollup"
 KEYS_TABLE = "audit_daily_rollup_keys"
@@ -42,7 +52,8 @@ _SAME_KEY = " AND ".join(f"c.{column} IS NOT DISTINCT FROM k.{column}" for colum
 
 COUNT_SQL = f"""
 CREATE OR REPLACE TEMP TABLE {_COUNTED} AS
-SELECT org_id, {DAY_ORIGIN_SQL} + CAST({UTC_DAY_NUMBER_SQL} AS INTEGER) AS day, {_KEYS}, count(*) AS events
+SELECT org_id, {DAY_ORIGIN_SQL} + CAST({UTC_DAY_NUMBER_SQL} AS INTEGER) AS day, {_KEYS},
+       {SEARCH_TEXT_SQL} AS search_text, count(*) AS events
 FROM events WHERE ingest_seq > ?
 GROUP BY ALL
 """
@@ -57,8 +68,9 @@ SELECT (SELECT coalesce(max(key_id), 0) FROM {KEYS_TABLE}) + {_NUMBERED_KEYS}, {
 FROM (SELECT DISTINCT {_KEYS} FROM {_COUNTED} c WHERE NOT EXISTS (SELECT 1 FROM {KEYS_TABLE} k WHERE {_SAME_KEY}))
 """
 _KEYED_COUNTS = f"""
-SELECT c.org_id, c.day, k.key_id, c.events FROM {_COUNTED} c JOIN {KEYS_TABLE} k ON {_SAME_KEY}
-ORDER BY c.org_id, c.day, k.key_id
+SELECT c.org_id, c.day, k.key_id, sum(c.events)::BIGINT AS events
+FROM {_COUNTED} c JOIN {KEYS_TABLE} k ON {_SAME_KEY}
+GROUP BY ALL ORDER BY c.org_id, c.day, k.key_id
 """
 REBUILD_ROLLUP_SQL = f"CREATE OR REPLACE TABLE {ROLLUP_TABLE} AS {_KEYED_COUNTS}"
 APPEND_ROLLUP_SQL = f"INSERT INTO {ROLLUP_TABLE} {_KEYED_COUNTS}"
@@ -141,6 +153,7 @@ def _update(connection: duckdb.DuckDBPyConnection) -> RollupUpdate:
         connection.execute(COUNT_SQL, [previous.last_ingest_seq])
         connection.execute(ADD_KEYS_SQL)
         connection.execute(APPEND_ROLLUP_SQL)
+        append_search_index(connection, _COUNTED, KEYS_TABLE, _SAME_KEY)
     if _rows(connection) > previous.compact_rows * (1 + COMPACT_WHEN_ADDED_SHARE):
         return _rebuild(connection, counted, new_events=added)
     coverage = Coverage(last_seq, total, previous.compact_rows)
@@ -152,6 +165,7 @@ def _rebuild(connection: duckdb.DuckDBPyConnection, counted: Coverage, *, new_ev
     connection.execute(COUNT_SQL, [BEFORE_ANY_SEQ])
     connection.execute(REBUILD_KEYS_SQL)
     connection.execute(REBUILD_ROLLUP_SQL)
+    rebuild_search_index(connection, _COUNTED, KEYS_TABLE, _SAME_KEY)
     coverage = Coverage(counted.last_ingest_seq, counted.events, _rows(connection))
     _record(connection, coverage)
     return RollupUpdate(report(connection, ROLLUP_TABLE, PREVIEW_SQL), "rebuilt", new_events, coverage)
@@ -168,6 +182,6 @@ def _record(connection: duckdb.DuckDBPyConnection, coverage: Coverage) -> None:
 def _tables_exist(connection: duckdb.DuckDBPyConnection) -> bool:
     return scalar(
         connection,
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name IN (?, ?)",
-        [ROLLUP_TABLE, KEYS_TABLE],
-    ) == 2
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name IN (?, ?, ?, ?)",
+        [ROLLUP_TABLE, KEYS_TABLE, SEARCH_ROLLUP_TABLE, SEARCH_TEXTS_TABLE],
+    ) == 4

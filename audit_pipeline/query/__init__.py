@@ -3,13 +3,20 @@ page and the notebook share.
 
 `filters` holds what can be asked (`LogFilter`, periods, time parsing), `search` the search-bar language,
 `sql` the translation to parameterized SQL, `sources` where counts are read (the daily rollup for whole days,
-the events for the rest), `paging` how a page is located, `logs` the queries, `display` the shown column
-values.
+or for free text the search rollup through `indexed_search`; the events for the rest), `paging` how a page
+is located, `logs` the queries, `display` the shown column values.
 """
 
 from audit_pipeline.query.display import display_additional_info, display_user
 from audit_pipeline.query.filters import PERIODS, LogFilter, QueryError, parse_time, period_bounds
-from audit_pipeline.query.logs import EventPage, count_events, facets, iter_event_batches, list_events
+from audit_pipeline.query.logs import (
+    EventPage,
+    count_events,
+    facets,
+    iter_event_batches,
+    list_events,
+    list_events_with_facets,
+)
 
 __all__ = [
     "PERIODS",
@@ -22,6 +29,7 @@ __all__ = [
     "facets",
     "iter_event_batches",
     "list_events",
+    "list_events_with_facets",
     "parse_time",
     "period_bounds",
 ]

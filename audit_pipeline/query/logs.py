@@ -20,7 +20,7 @@ from audit_pipeline.domain.events import CANONICAL_FIELDS, PIPELINE_FIELDS
 from audit_pipeline.query.display import display_additional_info, display_user
 from audit_pipeline.query.filters import LogFilter, QueryError, check_paging
 from audit_pipeline.query.paging import BUCKET_MICROS, BUCKET_SQL, PageWindow, page_window
-from audit_pipeline.query.sources import CountSources, count_sources, counts_sql
+from audit_pipeline.query.sources import CountSources, count_sources, counts_sql, prepared
 from audit_pipeline.query.sql import (
     DISPLAY_USER_SQL,
     FACETS,
@@ -42,6 +42,7 @@ __all__ = [
     "facets",
     "iter_event_batches",
     "list_events",
+    "list_events_with_facets",
 ]
 
 EVENT_COLUMNS = (*CANONICAL_FIELDS, *PIPELINE_FIELDS)
@@ -70,8 +71,9 @@ class EventPage:
 
 def count_events(conn: duckdb.DuckDBPyConnection, flt: LogFilter) -> int:
     """How many events the filter matches (the page's Total)."""
-    query = counts_sql(count_sources(conn, flt), (), selections_condition(flt))
-    row = conn.execute(query.text, query.params).fetchone()
+    with prepared(conn, count_sources(conn, flt)) as sources:
+        query = counts_sql(sources, (), selections_condition(flt))
+        row = conn.execute(query.text, query.params).fetchone()
     return int(row[0]) if row and row[0] is not None else 0
 
 
@@ -82,7 +84,23 @@ def list_events(conn: duckdb.DuckDBPyConnection, flt: LogFilter, *, limit: int =
     datetimes and additional_info is a dict. Use `total` rather than calling `count_events` again.
     """
     check_paging(limit, offset)
-    sources = count_sources(conn, flt)
+    with prepared(conn, count_sources(conn, flt)) as sources:
+        return _list_events(conn, flt, sources, limit=limit, offset=offset)
+
+
+def list_events_with_facets(
+    conn: duckdb.DuckDBPyConnection, flt: LogFilter, *, limit: int = 50, offset: int = 0, top: int = 50
+) -> tuple[EventPage, dict[str, dict[str, int]]]:
+    """`list_events` and `facets` together, as the page shows them: a search's texts are matched once for both."""
+    check_paging(limit, offset)
+    _check_top(top)
+    with prepared(conn, count_sources(conn, flt)) as sources:
+        return _list_events(conn, flt, sources, limit=limit, offset=offset), _facets(conn, flt, sources, top)
+
+
+def _list_events(
+    conn: duckdb.DuckDBPyConnection, flt: LogFilter, sources: CountSources, *, limit: int, offset: int
+) -> EventPage:
     counted = counts_sql(sources, (), selections_condition(flt), by_bucket=True)
     buckets = conn.execute(f"{counted.text} ORDER BY bucket DESC", counted.params).fetchall()
     total = sum(int(count) for _, count in buckets)
@@ -150,10 +168,21 @@ def facets(conn: duckdb.DuckDBPyConnection, flt: LogFilter, *, top: int = 50) ->
     selection, so the values not yet selected stay visible with the count they would add. The period, the
     orgs and the search always apply. Ties are ordered by value.
     """
+    _check_top(top)
+    with prepared(conn, count_sources(conn, flt)) as sources:
+        return _facets(conn, flt, sources, top)
+
+
+def _check_top(top: int) -> None:
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise QueryError(f"top must be a positive integer, got {top!r}")
+
+
+def _facets(
+    conn: duckdb.DuckDBPyConnection, flt: LogFilter, sources: CountSources, top: int
+) -> dict[str, dict[str, int]]:
     # Counted per combination of the columns that decide every facet value and selection, then summed.
-    grouped = counts_sql(count_sources(conn, flt), KEY_COLUMNS, TRUE)
+    grouped = counts_sql(sources, KEY_COLUMNS, TRUE)
     matches = {facet: facet_condition(flt, facet) for facet in FACETS}
     columns = {"action": "action", "user": "display_user", "log_type": "log_type"}
     counted = " UNION ALL ".join(

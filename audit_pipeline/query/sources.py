@@ -4,12 +4,15 @@ A count over a period splits into the whole UTC days inside it, read from `audit
 org, day and key, a key being one action, log type and user), and the partial days at its edges, counted in
 `events`. Both branches apply the same conditions, written over the key columns that both have, so their sum
 equals a count over `events` alone. Everything is counted in `events` when the rollup cannot answer exactly:
-a free-text search term (it looks at columns the rollup does not keep), a period holding no whole day, a
-snapshot without the rollup, or events ingested after the rollup's last update."""
+a period holding no whole day, a snapshot without the rollup, or events ingested after the rollup's last
+update. A free-text term looks at columns the daily rollup does not keep: its whole days are counted in the
+search rollup beside it (`audit_pipeline.derived.search_index`), unless a term has characters that only a
+per-column match in `events` can judge (see `audit_pipeline.query.indexed_search`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -17,7 +20,9 @@ import duckdb
 
 from audit_pipeline.derived.expressions import DAY_MICROS, UTC_DAY_NUMBER_SQL
 from audit_pipeline.derived.rollup import DAY_ORIGIN_SQL, KEYS_TABLE, ROLLUP_TABLE, read_coverage
+from audit_pipeline.derived.search_index import search_index_exists
 from audit_pipeline.query.filters import LogFilter
+from audit_pipeline.query.indexed_search import can_use_index, indexed_counts
 from audit_pipeline.query.paging import BUCKET_MICROS, BUCKET_SQL
 from audit_pipeline.query.sql import (
     TRUE,
@@ -49,10 +54,15 @@ class EventsBranch:
 
 @dataclass(frozen=True)
 class RollupBranch:
-    """Events counted by the rollup: its rows of `rows` (days, orgs) whose key meets `keys`, bucketed by day."""
+    """Events counted by a rollup `table`: its rows of `rows` (days, orgs, ...) whose key meets `keys`, by day.
+
+    The table is the daily rollup, or for a free-text search the search rollup's counts of that search,
+    gathered by `indexed_counts` into a temp table of the same columns.
+    """
 
     rows: Sql
     keys: Sql
+    table: str = ROLLUP_TABLE
 
     def counts(self, columns: Sequence[str], condition: Sql, *, by_bucket: bool) -> Sql:
         wanted_keys = all_of([self.keys, condition])
@@ -63,10 +73,10 @@ class RollupBranch:
         bucket = [f"{ROLLUP_DAY_NUMBER_SQL} AS bucket"] if by_bucket else []
         if not columns:
             selected = [*bucket, "sum(events) AS n"]
-            return Sql(f"SELECT {', '.join(selected)} FROM {ROLLUP_TABLE} WHERE {where.text} GROUP BY ALL",
+            return Sql(f"SELECT {', '.join(selected)} FROM {self.table} WHERE {where.text} GROUP BY ALL",
                        where.params)
         # Sum per integer key first, then look up the few distinct keys' values.
-        summed = f"SELECT {', '.join(['key_id', *bucket])}, sum(events) AS n FROM {ROLLUP_TABLE} " \
+        summed = f"SELECT {', '.join(['key_id', *bucket])}, sum(events) AS n FROM {self.table} " \
                  f"WHERE {where.text} GROUP BY ALL"
         selected = [*columns, *(["bucket"] if by_bucket else []), "n"]
         return Sql(f"SELECT {', '.join(selected)} FROM ({summed}) JOIN {KEYS_TABLE} USING (key_id)", where.params)
@@ -78,28 +88,47 @@ class CountSources:
 
     branches: tuple[EventsBranch | RollupBranch, ...]
     bucket_micros: int
+    # Statements to run before the branches' SQL (temp tables they read) and to drop those tables after.
+    setup: tuple[Sql, ...] = ()
+    teardown: tuple[str, ...] = ()
 
     @property
     def uses_rollup(self) -> bool:
         return any(isinstance(branch, RollupBranch) for branch in self.branches)
 
 
+@contextmanager
+def prepared(conn: duckdb.DuckDBPyConnection, sources: CountSources) -> Iterator[CountSources]:
+    """Run the sources' setup on `conn`, then drop what it created once the caller is done counting."""
+    try:
+        for statement in sources.setup:
+            conn.execute(statement.text, statement.params)
+        yield sources
+    finally:
+        for drop in sources.teardown:
+            conn.execute(drop)
+
+
 def count_sources(conn: duckdb.DuckDBPyConnection, flt: LogFilter) -> CountSources:
     """How to count the events of the filter's period, orgs and search (its selections are up to the caller)."""
     search = search_condition(flt)
-    days = None if has_free_text(flt) else whole_days(flt)
-    if days is None or not rollup_is_current(conn):
+    free_text = has_free_text(flt)
+    days = None if free_text and not can_use_index(flt) else whole_days(flt)
+    if days is None or not rollup_is_current(conn) or (free_text and not search_index_exists(conn)):
         scope = all_of([time_range_condition(flt.since, flt.until), orgs_condition(flt), search])
         return CountSources((EventsBranch(scope, BUCKET_SQL),), BUCKET_MICROS)
     first, end = days
-    branches: list[EventsBranch | RollupBranch] = [
-        RollupBranch(all_of([_day_range(first, end), orgs_condition(flt)]), search)
-    ]
+    whole = all_of([_day_range(first, end), orgs_condition(flt)])
+    indexed = indexed_counts(flt, whole) if free_text else None
+    rollup = RollupBranch(TRUE, TRUE, indexed.table) if indexed else RollupBranch(whole, search)
+    branches: list[EventsBranch | RollupBranch] = [rollup]
     for since, until in ((flt.since, first), (end, flt.until)):
         if since is not None and until is not None and since < until:
             scope = all_of([time_range_condition(since, until), orgs_condition(flt), search])
             branches.append(EventsBranch(scope, UTC_DAY_NUMBER_SQL))
-    return CountSources(tuple(branches), DAY_MICROS)
+    if indexed is None:
+        return CountSources(tuple(branches), DAY_MICROS)
+    return CountSources(tuple(branches), DAY_MICROS, indexed.setup, indexed.teardown)
 
 
 def whole_days(flt: LogFilter) -> tuple[datetime | None, datetime | None] | None:

@@ -14,7 +14,7 @@ import duckdb
 
 from audit_pipeline.derived.rules import SEVERITIES
 from audit_pipeline.query.filters import LogFilter
-from audit_pipeline.query.logs import facets, list_events
+from audit_pipeline.query.logs import facets, list_events, list_events_with_facets
 from audit_pipeline.storage.database import DatabaseMissingError
 from audit_pipeline.web.snapshot_connection import SnapshotReader
 
@@ -48,8 +48,10 @@ def load_list_view(
         with snapshots.cursor() as connection:
             if not _has_table(connection, "events"):
                 return ListView(has_events=False)
-            page = list_events(connection, flt, limit=limit, offset=offset)
-            counts = facets(connection, flt, top=facet_top) if facet_top else {}
+            if facet_top:
+                page, counts = list_events_with_facets(connection, flt, limit=limit, offset=offset, top=facet_top)
+            else:
+                page, counts = list_events(connection, flt, limit=limit, offset=offset), {}
     except DatabaseMissingError:
         return ListView(has_events=False)
     return ListView(has_events=True, total=page.total, events=page.events, facets=counts)
