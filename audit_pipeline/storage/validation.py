@@ -114,6 +114,31 @@ def _checks() -> list[tuple[str, str, str]]:
     return checks
 
 
+def _passes_every_check() -> str:
+    """One conjunction that is true only for a record none of `_checks()` rejects.
+
+    It reads the already extracted strings, so a clean record skips the long CASE; it may be false or NULL for
+    a record that passes (the CASE then decides), never true for one that fails.
+    """
+    conditions = ["j IS NOT NULL"]
+    for field in ("event_id", "org_id", "log_type", "action", *OPTIONAL_TEXT_FIELDS):
+        limit = f"length(s_{field}) <= {_TEXT_LIMITS[field]}"
+        if field in REQUIRED_TEXT_FIELDS:
+            conditions.append(f"s_{field} <> '' AND {limit}")
+        else:
+            conditions.append(f"(v_{field} IS NULL OR {limit})")
+    conditions += [
+        f"regexp_full_match(s_occurred_at, {_sql_string(RFC3339_PATTERN)})",
+        "try_cast(upper(s_occurred_at) AS TIMESTAMPTZ) IS NOT NULL",
+        f"(v_source_ip IS NULL OR regexp_full_match(s_source_ip, {_sql_string(IP_PATTERN)}))",
+        "(v_outcome IS NULL OR (json_type(v_outcome) = 'VARCHAR'"
+        " AND lower(json_extract_string(v_outcome, '$')) IN ('success', 'failure')))",
+        "(v_additional_info IS NULL OR json_type(v_additional_info) = 'OBJECT')",
+        "(" + " OR ".join(f"s_{f} <> ''" for f in USER_FIELDS) + f" OR s_log_type = {_sql_string(SYSTEM_LOG_TYPE)})",
+    ]
+    return "\n                 AND ".join(conditions)
+
+
 def _remove_reserved_patch() -> str:
     return _sql_string(json.dumps({key: None for key in sorted(RESERVED_INPUT_KEYS)}))
 
@@ -139,8 +164,14 @@ def _rename_details_expr() -> str:
     return "json_object(" + ", ".join(pairs) + ")"
 
 
-def staged_records_sql() -> str:
-    """SQL selecting validated records from `staged_lines`; a record passes when reason_code IS NULL."""
+def staged_records_sql(*, fast_paths: bool = True) -> str:
+    """SQL selecting validated records from `staged_lines`; a record passes when reason_code IS NULL.
+
+    `fast_paths=False` leaves out the shortcuts for common records (the one-expression verdict and the single
+    merge patch), so a test can check that both ways give the same rows byte for byte.
+    """
+    clean = _passes_every_check() if fast_paths else "false"
+    only_reserved = _only_reserved_keys() if fast_paths else "false"
     text_fields = ("event_id", "org_id", "log_type", "action", *OPTIONAL_TEXT_FIELDS)
     picks = ",\n           ".join(
         f"{_pick(f)} AS v_{f}" for f in (*text_fields, "occurred_at", "outcome", "additional_info")
@@ -182,9 +213,10 @@ def staged_records_sql() -> str:
     ),
     judged AS (
         SELECT *,
+            CASE WHEN {clean} THEN NULL ELSE
             CASE
 {verdict}
-            END AS reason_code
+            END END AS reason_code
         FROM stringified
     ),
     explained AS (
@@ -208,7 +240,7 @@ def staged_records_sql() -> str:
                 WHEN regexp_matches(s_action, {_sql_string(FAILURE_ACTION_PATTERN)}, 'i') THEN 'failure'
                 ELSE 'success' END AS outcome,
            CASE WHEN reason_code IS NOT NULL THEN NULL
-                WHEN {_only_reserved_keys()} THEN json_merge_patch('{{}}', coalesce(v_additional_info, '{{}}'::JSON))
+                WHEN {only_reserved} THEN json_merge_patch('{{}}', coalesce(v_additional_info, '{{}}'::JSON))
                 ELSE json_merge_patch(
                    json_merge_patch(json_merge_patch(j, {_remove_reserved_patch()}), {_rename_details_expr()}),
                    coalesce(v_additional_info, '{{}}'::JSON))
