@@ -176,8 +176,9 @@ def staged_records_sql(*, fast_paths: bool = True) -> str:
     picks = ",\n           ".join(
         f"{_pick(f)} AS v_{f}" for f in (*text_fields, "occurred_at", "outcome", "additional_info")
     )
+    # The JSON values come re-serialised from from_json, so a string is exactly a value starting with a quote.
     strings = ",\n           ".join(
-        f"CASE WHEN json_type(v_{f}) = 'VARCHAR' THEN json_extract_string(v_{f}, '$') END AS s_{f}"
+        f"CASE WHEN starts_with(v_{f}, '\"') THEN json_extract_string(v_{f}, '$') END AS s_{f}"
         for f in (*text_fields, "occurred_at")
     )
     verdict = "\n".join(f"            WHEN {cond} THEN {_sql_string(code)}" for cond, code, _ in _checks())
@@ -193,7 +194,8 @@ def staged_records_sql(*, fast_paths: bool = True) -> str:
         SELECT * FROM decoded WHERE txt IS NULL OR regexp_matches(txt, '[^ \t\r\n]')
     ),
     objects AS (
-        SELECT *, CASE WHEN txt IS NOT NULL AND json_valid(txt) AND json_type(txt) = 'OBJECT'
+        -- Valid JSON whose first non-blank character is '{{' is an object: one parse instead of two.
+        SELECT *, CASE WHEN txt IS NOT NULL AND json_valid(txt) AND regexp_matches(txt, '^[ \t\r\n]*[{{]')
                        THEN txt END AS j
         FROM nonblank
     ),
