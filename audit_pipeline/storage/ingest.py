@@ -9,9 +9,10 @@ the already-stored events come back as duplicates.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ import duckdb
 import pyarrow as pa
 
 from audit_pipeline.hashing import file_sha256
-from audit_pipeline.storage.landing_files import LandingFile, is_landing_file
+from audit_pipeline.storage.landing_files import LandingFile, is_landing_file, read_ahead
 from audit_pipeline.storage.validation import staged_records_sql
 
 JSON_ARRAY_ELEMENTS_SQL = """
@@ -94,15 +95,16 @@ def ingest_files(
     batch_id = uuid.uuid4().hex
     started = datetime.now(UTC)
     total = IngestCounts()
-    for path in paths:
-        sha256 = file_sha256(path)
+    # Reading, hashing and splitting the next file overlaps with DuckDB working on the current one.
+    for opened in read_ahead(map(_open, paths)):
+        path = opened.path
         already = connection.execute(
-            "SELECT 1 FROM ingested_files WHERE file_sha256 = ?", [sha256]
+            "SELECT 1 FROM ingested_files WHERE file_sha256 = ?", [opened.sha256]
         ).fetchone()
         if already:
             total.files_skipped += 1
         else:
-            counts = _ingest_one_file(connection, path, sha256, batch_id, _display_name(path, landing))
+            counts = _ingest_one_file(connection, opened, batch_id, _display_name(path, landing))
             total.files += 1
             total.add(counts)
         _archive(path, landing, archive, batch_id)
@@ -133,12 +135,30 @@ def _archive(path: Path, landing: Path, archive: Path, batch_id: str) -> None:
     shutil.move(str(path), target)
 
 
-def _ingest_one_file(
-    connection: duckdb.DuckDBPyConnection, path: Path, sha256: str, batch_id: str, name: str
-) -> IngestCounts:
+@dataclass
+class _OpenedFile:
+    """A landing file with its SHA-256 and its first chunk of lines already read."""
+
+    path: Path
+    sha256: str
+    landing_file: LandingFile
+    chunks: Iterator[pa.Table]
+
+
+def _open(path: Path) -> _OpenedFile:
     landing_file = LandingFile(path)
+    batches = landing_file.batches()
+    first = next(batches, None)
+    chunks = itertools.chain([] if first is None else [first], batches)
+    return _OpenedFile(path, file_sha256(path), landing_file, chunks)
+
+
+def _ingest_one_file(
+    connection: duckdb.DuckDBPyConnection, opened: _OpenedFile, batch_id: str, name: str
+) -> IngestCounts:
+    path, sha256, landing_file = opened.path, opened.sha256, opened.landing_file
     counts = IngestCounts()
-    for lines in landing_file.batches():
+    for lines in read_ahead(opened.chunks):
         if landing_file.is_json_array:
             counts.add(_ingest_json_array(connection, lines, batch_id, name))
         else:

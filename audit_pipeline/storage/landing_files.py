@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -19,6 +21,22 @@ READ_BLOCK_BYTES = 8 * 1024 * 1024
 CHUNK_BYTES = 128 * 1024 * 1024
 BATCH_ROWS = 16 * 1024
 RAW_LINES_SCHEMA = pa.schema([("line_no", pa.int64()), ("raw", pa.binary())])
+
+
+T = TypeVar("T")
+
+
+def read_ahead(items: Iterator[T]) -> Iterator[T]:
+    """The items of `items`, the next one produced in a worker thread while the caller handles the current one.
+
+    Reading, decompressing, hashing and splitting release the GIL for long stretches, as does DuckDB while it
+    runs a statement, so the two overlap. At most one item is produced ahead; the thread ends with the loop.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="landing-read-ahead") as worker:
+        pending = worker.submit(next, items, None)
+        while (item := pending.result()) is not None:
+            pending = worker.submit(next, items, None)
+            yield item
 
 
 def is_landing_file(path: Path) -> bool:
