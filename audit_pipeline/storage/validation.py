@@ -143,6 +143,14 @@ def _remove_reserved_patch() -> str:
     return _sql_string(json.dumps({key: None for key in sorted(RESERVED_INPUT_KEYS)}))
 
 
+def _present_count(keys: list[str]) -> str:
+    return " + ".join(f"({_field(key)} IS NOT NULL)::INTEGER" for key in keys)
+
+
+_PARSED_RESERVED = [key for key in _parsed_keys() if key in RESERVED_INPUT_KEYS]
+_KEPT_DETAILS = [camel for camel, snake in DETAIL_ALIASES.items() if camel == snake]
+
+
 def _only_reserved_keys() -> str:
     """True when every top-level key of `j` is a reserved key with a non-null value.
 
@@ -150,9 +158,27 @@ def _only_reserved_keys() -> str:
     additional_info alone decides the result. Keys outside the parsed struct, JSON nulls and repeated keys all
     make the counts differ and send the record down the general path.
     """
-    parsed_reserved = [key for key in _parsed_keys() if key in RESERVED_INPUT_KEYS]
-    present = " + ".join(f"({_field(key)} IS NOT NULL)::INTEGER" for key in parsed_reserved)
-    return f"len(json_keys(j)) = {present}"
+    return f"key_count = {_present_count(_PARSED_RESERVED)}"
+
+
+def _only_reserved_and_detail_keys() -> str:
+    """True when every top-level key of `j` is reserved or a platform detail field, none null, and at most one
+    of the details kept under their own name (whose order in `j` the general path would keep) is present."""
+    details = _present_count(list(DETAIL_ALIASES))
+    return (f"key_count = {_present_count(_PARSED_RESERVED)} + {details}"
+            f" AND {_present_count(_KEPT_DETAILS)} <= 1")
+
+
+def _details_merged() -> str:
+    """additional_info of a record `_only_reserved_and_detail_keys` accepts, as the three merge patches give it.
+
+    Removing the reserved keys from such a record leaves its detail fields; of those, the renamed ones are
+    dropped by the rename patch and the kept one stays, so the patches can start from that one alone.
+    """
+    kept = " ".join(f"WHEN {_field(key)} IS NOT NULL THEN json_object({_sql_string(key)}, {_field(key)})"
+                    for key in _KEPT_DETAILS)
+    return (f"json_merge_patch(json_merge_patch(CASE {kept} ELSE '{{}}'::JSON END, {_rename_details_expr()}), "
+            "coalesce(v_additional_info, '{}'::JSON))")
 
 
 def _rename_details_expr() -> str:
@@ -172,6 +198,8 @@ def staged_records_sql(*, fast_paths: bool = True) -> str:
     """
     clean = _passes_every_check() if fast_paths else "false"
     only_reserved = _only_reserved_keys() if fast_paths else "false"
+    only_details = _only_reserved_and_detail_keys() if fast_paths else "false"
+    key_count = "len(json_keys(j))" if fast_paths else "NULL"
     text_fields = ("event_id", "org_id", "log_type", "action", *OPTIONAL_TEXT_FIELDS)
     picks = ",\n           ".join(
         f"{_pick(f)} AS v_{f}" for f in (*text_fields, "occurred_at", "outcome", "additional_info")
@@ -204,7 +232,7 @@ def staged_records_sql(*, fast_paths: bool = True) -> str:
         FROM objects
     ),
     picked AS (
-        SELECT line_no, raw, raw_bytes, txt, j, f,
+        SELECT line_no, raw, raw_bytes, txt, j, f, {key_count} AS key_count,
            {picks}
         FROM parsed
     ),
@@ -243,6 +271,7 @@ def staged_records_sql(*, fast_paths: bool = True) -> str:
                 ELSE 'success' END AS outcome,
            CASE WHEN reason_code IS NOT NULL THEN NULL
                 WHEN {only_reserved} THEN json_merge_patch('{{}}', coalesce(v_additional_info, '{{}}'::JSON))
+                WHEN {only_details} THEN {_details_merged()}
                 ELSE json_merge_patch(
                    json_merge_patch(json_merge_patch(j, {_remove_reserved_patch()}), {_rename_details_expr()}),
                    coalesce(v_additional_info, '{{}}'::JSON))
