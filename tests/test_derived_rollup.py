@@ -25,7 +25,7 @@ from audit_pipeline.derived.rollup import (
     update_daily_rollup,
 )
 from audit_pipeline.query import LogFilter, count_events
-from audit_pipeline.query.sources import count_sources
+from audit_pipeline.query.sources import uses_rollup
 from audit_pipeline.resources.store import AuditStore
 from audit_pipeline.settings import Paths
 from audit_pipeline.storage.database import reader, writer
@@ -187,7 +187,7 @@ def test_the_asset_materializes_with_its_metadata_and_reaches_the_readers(paths:
     assert (metadata["update"].value, metadata["new_events"].value, metadata["total_events"].value) == (
         "appended", 10, 130)
     with reader(paths.reader_database) as connection:
-        assert count_sources(connection, LogFilter()).uses_rollup
+        assert uses_rollup(connection, LogFilter())
         assert count_events(connection, LogFilter()) == 130
         assert count_events(connection, LogFilter(orgs=("acme",))) == sum(
             r["org_id"] == "acme" for r in first + more)

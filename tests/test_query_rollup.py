@@ -24,8 +24,9 @@ from audit_pipeline.derived.search_index import SEARCH_ROLLUP_TABLE
 from audit_pipeline.query import LogFilter, count_events, facets, list_events
 from audit_pipeline.query import logs as query_logs
 from audit_pipeline.query.indexed_search import can_use_index
+from audit_pipeline.query.paging import newest_slice_start
 from audit_pipeline.query.search import parse_search
-from audit_pipeline.query.sources import count_sources, whole_days
+from audit_pipeline.query.sources import uses_rollup, whole_days
 from audit_pipeline.query.sql import has_free_text, json_string_body
 from audit_pipeline.settings import Paths
 from audit_pipeline.storage.database import publish_reader_snapshot, reader, writer
@@ -154,8 +155,8 @@ def test_rollup_answers_equal_counting_the_events(homes: Homes, flt: LogFilter, 
                                                   top: int) -> None:
     rollup_expected = whole_days(flt) is not None and (not has_free_text(flt) or can_use_index(flt))
     note(f"rollup expected: {rollup_expected}")
-    assert count_sources(homes.rolled, flt).uses_rollup == rollup_expected
-    assert not count_sources(homes.plain, flt).uses_rollup
+    assert uses_rollup(homes.rolled, flt) == rollup_expected
+    assert not uses_rollup(homes.plain, flt)
     answers = _answers(homes.rolled, flt, limit, offset, top)
     event("some events match" if answers[0] else "no event matches")
     assert answers == _answers(homes.plain, flt, limit, offset, top)
@@ -167,7 +168,7 @@ def test_pages_narrowed_to_hours_equal_a_plain_sort(homes: Homes, offset: int,
     monkeypatch.setattr(query_logs, "NARROW_TO_HOURS_AFTER_ROWS", 0)
     for flt in (LogFilter(), LogFilter(since=START + timedelta(days=1, hours=5, microseconds=7)),
                 LogFilter(orgs=("acme",), actions=("login", "Scan Now"))):
-        assert count_sources(homes.rolled, flt).uses_rollup
+        assert uses_rollup(homes.rolled, flt)
         for limit in (1, 7, 50):
             rolled = list_events(homes.rolled, flt, limit=limit, offset=offset)
             plain = list_events(homes.plain, flt, limit=limit, offset=offset)
@@ -200,13 +201,13 @@ def test_events_ingested_after_the_rollup_are_counted_from_the_events(tmp_path_f
     _ingest_batches(rolled, with_rollup=False, batches=batches[1:])  # the rollup now misses these
     flt = LogFilter(since=START + timedelta(days=1, hours=3), orgs=("acme", "globex"))
     with reader(rolled.reader_database) as stale, reader(plain.reader_database) as events_only:
-        assert not count_sources(stale, flt).uses_rollup
+        assert not uses_rollup(stale, flt)
         assert _answers(stale, flt, 20, 5, 50) == _answers(events_only, flt, 20, 5, 50)
     with writer(rolled.database) as connection:
         update_daily_rollup(connection)
         publish_reader_snapshot(connection, rolled.database, rolled.reader_database)
     with reader(rolled.reader_database) as current, reader(plain.reader_database) as events_only:
-        assert count_sources(current, flt).uses_rollup
+        assert uses_rollup(current, flt)
         assert _answers(current, flt, 20, 5, 50) == _answers(events_only, flt, 20, 5, 50)
         assert count_events(current, LogFilter()) == sum(len(batch) for batch in batches)
 
@@ -216,7 +217,7 @@ def test_free_text_over_whole_days_is_answered_by_the_search_rollup(homes: Homes
     for flt in (LogFilter(search=word), LogFilter(search=f'{word} "a"', orgs=("acme", "Acme"),
                                                   since=START + timedelta(days=1, hours=7))):
         indexable = all(json_string_body(term.text) == term.text for term in parse_search(word))
-        assert count_sources(homes.rolled, flt).uses_rollup == indexable
+        assert uses_rollup(homes.rolled, flt) == indexable
         assert _answers(homes.rolled, flt, 30, 3, 50) == _answers(homes.plain, flt, 30, 3, 50)
 
 
@@ -235,11 +236,48 @@ def test_a_snapshot_without_the_search_rollup_counts_free_text_in_the_events(
         connection.execute(f"DROP TABLE {SEARCH_ROLLUP_TABLE}")
         publish_reader_snapshot(connection, paths.database, paths.reader_database)
     with reader(paths.reader_database) as older:
-        assert count_sources(older, LogFilter(search="admin")).uses_rollup is False
-        assert count_sources(older, LogFilter(search="user:alice")).uses_rollup is True
+        assert uses_rollup(older, LogFilter(search="admin")) is False
+        assert uses_rollup(older, LogFilter(search="user:alice")) is True
         assert count_events(older, LogFilter(search="admin")) > 0
     with writer(paths.database) as connection:
         assert update_daily_rollup(connection).mode == "rebuilt"
         publish_reader_snapshot(connection, paths.database, paths.reader_database)
     with reader(paths.reader_database) as upgraded:
-        assert count_sources(upgraded, LogFilter(search="admin")).uses_rollup is True
+        assert uses_rollup(upgraded, LogFilter(search="admin")) is True
+
+
+# A margin far too small leaves pages out of the slice (read again from the whole day); 2 finds most.
+@pytest.mark.parametrize(("margin", "outcome_seen"), [(0.01, False), (2.0, True)])
+@pytest.mark.parametrize("search", [None, "10.0.0"])
+def test_pages_read_from_the_newest_hours_first_equal_a_plain_sort(
+        homes: Homes, margin: float, outcome_seen: bool, search: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """However good the guess of how many hours hold the page, the page is the same (a bad guess reads the day)."""
+    guess, read_slice = query_logs.newest_slice_start, query_logs._from_newest_slice
+    outcomes: list[bool] = []
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        events = read_slice(*args, **kwargs)
+        outcomes.append(events is not None)
+        return events
+
+    monkeypatch.setattr(query_logs, "newest_slice_start",
+                        lambda *args, **kwargs: guess(*args, **{**kwargs, "margin": margin}))
+    monkeypatch.setattr(query_logs, "_from_newest_slice", recorded)
+    flt = LogFilter(search=search, since=START + timedelta(hours=7))
+    assert uses_rollup(homes.rolled, flt)
+    for offset in (0, 1, 3):
+        for limit in (1, 2):
+            rolled = list_events(homes.rolled, flt, limit=limit, offset=offset)
+            plain = list_events(homes.plain, flt, limit=limit, offset=offset)
+            assert [e["event_id"] for e in rolled.events] == [e["event_id"] for e in plain.events]
+    if search is None:  # enough events on the newest day for a slice to be tried and to hold the pages
+        assert outcome_seen in outcomes
+
+
+def test_the_newest_slice_covers_the_share_of_the_bucket_a_page_needs() -> None:
+    start = datetime(2026, 11, 20, tzinfo=UTC)
+    latest = start + timedelta(hours=20)
+    assert newest_slice_start(start, latest, rows=1000, needed=50, margin=2.0) == latest - timedelta(hours=2)
+    assert newest_slice_start(start, latest, rows=100, needed=50, margin=2.0) is None
+    assert newest_slice_start(start, latest, rows=0, needed=50) is None
+    assert newest_slice_start(start, start, rows=1000, needed=50) is None

@@ -29,9 +29,8 @@ import duckdb
 from audit_pipeline.derived.expressions import USER_DISPLAY_SQL, UTC_DAY_NUMBER_SQL
 from audit_pipeline.derived.report import PREVIEW_ROWS, DerivedReport, report, scalar
 from audit_pipeline.derived.search_index import (
-    SEARCH_ROLLUP_TABLE,
-    SEARCH_TEXT_SQL,
-    SEARCH_TEXTS_TABLE,
+    COUNTED_TEXT_COLUMNS_SQL,
+    SEARCH_TABLES,
     append_search_index,
     rebuild_search_index,
 )
@@ -53,7 +52,7 @@ _SAME_KEY = " AND ".join(f"c.{column} IS NOT DISTINCT FROM k.{column}" for colum
 COUNT_SQL = f"""
 CREATE OR REPLACE TEMP TABLE {_COUNTED} AS
 SELECT org_id, {DAY_ORIGIN_SQL} + CAST({UTC_DAY_NUMBER_SQL} AS INTEGER) AS day, {_KEYS},
-       {SEARCH_TEXT_SQL} AS search_text, count(*) AS events
+       {COUNTED_TEXT_COLUMNS_SQL}, count(*) AS events
 FROM events WHERE ingest_seq > ?
 GROUP BY ALL
 """
@@ -180,8 +179,10 @@ def _record(connection: duckdb.DuckDBPyConnection, coverage: Coverage) -> None:
 
 
 def _tables_exist(connection: duckdb.DuckDBPyConnection) -> bool:
+    tables = [ROLLUP_TABLE, KEYS_TABLE, *SEARCH_TABLES]
+    placeholders = ", ".join("?" for _ in tables)
     return scalar(
         connection,
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name IN (?, ?, ?, ?)",
-        [ROLLUP_TABLE, KEYS_TABLE, SEARCH_ROLLUP_TABLE, SEARCH_TEXTS_TABLE],
-    ) == 4
+        f"SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name IN ({placeholders})",
+        tables,
+    ) == len(tables)

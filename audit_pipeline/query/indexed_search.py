@@ -1,10 +1,10 @@
-"""The search bar's terms answered from the search rollup's `key_id` and `text_id` instead of from events.
+"""The search bar's terms answered from the search rollup's keys, details and infos instead of from events.
 
 Each condition means exactly what `audit_pipeline.query.sql.term_condition` means for an event: a term's
-key columns (user fields, action, log type) are matched in the rollup's keys table with the same SQL, and
-its role, IP and additional_info in the org's distinct search texts, which hold those columns lower-cased
-and joined by a unit separator. The texts hold additional_info as its JSON text, so a term is searched
-there in its JSON-escaped form; terms whose escaped form differs from the term (quotes, backslashes,
+who-and-what columns (user fields, action, log type) are matched in the rollup's keys table with the same
+SQL; its role and IP in the org's distinct details, which hold both lower-cased and joined by a unit
+separator; its additional_info in the org's distinct infos, the lower-cased JSON text, where a term is
+searched in its JSON-escaped form. Terms whose escaped form differs from the term (quotes, backslashes,
 control characters such as the separator) are left to the events table, where each column is matched on
 its own.
 """
@@ -12,15 +12,19 @@ its own.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from audit_pipeline.derived.rollup import KEY_COLUMNS, KEYS_TABLE
-from audit_pipeline.derived.search_index import SEARCH_ROLLUP_TABLE, SEARCH_TEXTS_TABLE
+import duckdb
+
+from audit_pipeline.derived.rollup import KEYS_TABLE
+from audit_pipeline.derived.search_index import DETAILS, DICTIONARIES, INFOS, SEARCH_ROLLUP_TABLE, Dictionary
 from audit_pipeline.query.filters import LogFilter
 from audit_pipeline.query.search import SearchTerm, parse_search
 from audit_pipeline.query.sql import (
-    ANY_TEXT_COLUMNS,
+    WHO_AND_WHAT_COLUMNS,
     Sql,
+    TermReach,
     all_of,
     any_of,
     contains_ignoring_case,
@@ -28,64 +32,101 @@ from audit_pipeline.query.sql import (
     term_condition,
 )
 
-KEY_TEXT_COLUMNS = tuple(column for column in ANY_TEXT_COLUMNS if column in KEY_COLUMNS)
-
 
 def can_use_index(flt: LogFilter) -> bool:
-    """Whether every free-text term of the search can be answered from the search texts."""
-    return all(_indexable(term) for term in parse_search(flt.search))
+    """Whether every free-text term of the search can be answered from the search index."""
+    return all(term.field != "any" or is_plain_term(term.text) for term in parse_search(flt.search))
 
 
 @dataclass(frozen=True)
 class IndexedCounts:
     """The search rollup's counts of a search, per org, day and key, gathered into the temp table `table`.
 
-    `setup` first collects, per free-text term, the texts holding it (one scan of the org's texts per term),
-    then sums the search-rollup rows of `scope` that meet every term into `table`, which has the daily
-    rollup's columns, so the page's total, day counts and facets all read those few rows; `teardown` drops
-    both temp tables.
+    `setup` first collects, per free-text term, the details and infos holding it (one scan of the org's
+    dictionaries per term) and whether some key holds it, then sums the search-rollup rows of `scope` that
+    meet every term into `table`, which has the daily rollup's columns, so the page's total, day counts and
+    facets all read those few rows. It returns each term's reach, which keeps the events queries of the same
+    page from reading columns that cannot hold the term. `teardown` drops the temp tables.
     """
 
     table: str
-    setup: tuple[Sql, ...]
+    setup: Callable[[duckdb.DuckDBPyConnection], list[TermReach]]
     teardown: tuple[str, ...]
 
 
 def indexed_counts(flt: LogFilter, scope: Sql) -> IndexedCounts:
     """Counts of the search-rollup rows meeting `scope` (days, orgs) and the filter's search."""
     run = uuid.uuid4().hex
-    matches, table = f"search_text_matches_{run}", f"search_counts_{run}"
-    terms = parse_search(flt.search)
-    free_text = [term for term in terms if term.field == "any"]
+    table = f"search_counts_{run}"
+    matches = {dictionary: f"search_{dictionary.id_column}_matches_{run}" for dictionary in DICTIONARIES}
+
+    def setup(conn: duckdb.DuckDBPyConnection) -> list[TermReach]:
+        terms = parse_search(flt.search)
+        found = {dictionary: _collect(conn, flt, terms, dictionary, name) for dictionary, name in matches.items()}
+        reaches = [
+            TermReach(who_and_what=_some_key(conn, _on_keys(term)),
+                      role_or_ip=number in found[DETAILS], info=number in found[INFOS])
+            for number, term in enumerate(terms)
+        ]
+        if not all(reach.anywhere for reach in reaches):
+            conn.execute(f"CREATE TEMP TABLE {table} AS SELECT org_id, day, key_id, events "
+                         f"FROM {SEARCH_ROLLUP_TABLE} LIMIT 0")
+            return reaches
+        conditions = [_rollup_condition(term, reach, number, matches)
+                      for number, (term, reach) in enumerate(zip(terms, reaches, strict=True))]
+        where = all_of([scope, *conditions])
+        conn.execute(
+            f"CREATE TEMP TABLE {table} AS SELECT org_id, day, key_id, sum(events) AS events "
+            f"FROM {SEARCH_ROLLUP_TABLE} WHERE {where.text} GROUP BY ALL",
+            where.params,
+        )
+        return reaches
+
+    drops = tuple(f"DROP TABLE IF EXISTS {name}" for name in (table, *matches.values()))
+    return IndexedCounts(table, setup, drops)
+
+
+def _collect(
+    conn: duckdb.DuckDBPyConnection, flt: LogFilter, terms: tuple[SearchTerm, ...], dictionary: Dictionary,
+    matches: str,
+) -> set[int]:
+    """Fill `matches` (term, id): for the n-th term, if free text, the org's dictionary entries holding it.
+
+    Returns the numbers of the terms that some entry holds.
+    """
     orgs = [Sql(f"org_id IN ({', '.join('?' for _ in flt.orgs)})", flt.orgs)] if flt.orgs else []
-    collected = [all_of([*orgs, Sql("contains(text, lower(?))", (term.text,))]) for term in free_text]
-    collect = Sql(
-        f"CREATE TEMP TABLE {matches} AS "
-        + " UNION ALL ".join(f"SELECT {number} AS term, text_id FROM {SEARCH_TEXTS_TABLE} WHERE {where.text}"
-                             for number, where in enumerate(collected)),
-        tuple(value for where in collected for value in where.params),
-    ) if free_text else Sql(f"CREATE TEMP TABLE {matches} (term INTEGER, text_id INTEGER)")
-    conditions = []
-    numbers = iter(range(len(free_text)))
-    for term in terms:
-        if term.field != "any":
-            conditions.append(_keys_matching(term_condition(term)))
-            continue
-        on_keys = any_of([contains_ignoring_case(column, term.text) for column in KEY_TEXT_COLUMNS])
-        in_texts = Sql(f"text_id IN (SELECT text_id FROM {matches} WHERE term = {next(numbers)})")
-        conditions.append(any_of([_keys_matching(on_keys), in_texts]))
-    where = all_of([scope, *conditions])
-    sum_rows = Sql(
-        f"CREATE TEMP TABLE {table} AS SELECT org_id, day, key_id, sum(events) AS events "
-        f"FROM {SEARCH_ROLLUP_TABLE} WHERE {where.text} GROUP BY ALL",
-        where.params,
-    )
-    return IndexedCounts(table, (collect, sum_rows), (f"DROP TABLE IF EXISTS {table}",
-                                                      f"DROP TABLE IF EXISTS {matches}"))
+    collected = [(number, all_of([*orgs, Sql("contains(text, lower(?))", (term.text,))]))
+                 for number, term in enumerate(terms) if term.field == "any"]
+    if not collected:
+        conn.execute(f"CREATE TEMP TABLE {matches} (term INTEGER, id INTEGER)")
+        return set()
+    selects = [f"SELECT {number} AS term, {dictionary.id_column} AS id FROM {dictionary.table} WHERE {where.text}"
+               for number, where in collected]
+    conn.execute(f"CREATE TEMP TABLE {matches} AS {' UNION ALL '.join(selects)}",
+                 tuple(value for _, where in collected for value in where.params))
+    return {int(number) for (number,) in conn.execute(f"SELECT DISTINCT term FROM {matches}").fetchall()}
 
 
-def _indexable(term: SearchTerm) -> bool:
-    return term.field != "any" or is_plain_term(term.text)
+def _on_keys(term: SearchTerm) -> Sql:
+    if term.field != "any":
+        return term_condition(term)
+    return any_of([contains_ignoring_case(column, term.text) for column in WHO_AND_WHAT_COLUMNS])
+
+
+def _rollup_condition(term: SearchTerm, reach: TermReach, number: int, matches: dict[Dictionary, str]) -> Sql:
+    either = [_keys_matching(_on_keys(term))] if reach.who_and_what else []
+    for dictionary, found in ((DETAILS, reach.role_or_ip), (INFOS, reach.info)):
+        if found:
+            either.append(Sql(
+                f"{dictionary.id_column} IN (SELECT id FROM {matches[dictionary]} WHERE term = {number})"
+            ))
+    return any_of(either)
+
+
+def _some_key(conn: duckdb.DuckDBPyConnection, condition: Sql) -> bool:
+    row = conn.execute(f"SELECT EXISTS (SELECT 1 FROM {KEYS_TABLE} WHERE {condition.text})",
+                       condition.params).fetchone()
+    return bool(row and row[0])
 
 
 def _keys_matching(condition: Sql) -> Sql:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -19,14 +19,15 @@ from audit_pipeline.derived.rollup import KEY_COLUMNS
 from audit_pipeline.domain.events import CANONICAL_FIELDS, PIPELINE_FIELDS
 from audit_pipeline.query.display import display_additional_info, display_user
 from audit_pipeline.query.filters import LogFilter, QueryError, check_paging
-from audit_pipeline.query.paging import BUCKET_MICROS, BUCKET_SQL, PageWindow, page_window
-from audit_pipeline.query.sources import CountSources, count_sources, counts_sql, prepared
+from audit_pipeline.query.paging import BUCKET_MICROS, BUCKET_SQL, PageWindow, newest_slice_start, page_window
+from audit_pipeline.query.sources import CountSources, count_sources, counts_sql
 from audit_pipeline.query.sql import (
     DISPLAY_USER_SQL,
     FACETS,
     TRUE,
     Sql,
     all_of,
+    bounds_condition,
     facet_condition,
     filter_condition,
     selections_condition,
@@ -47,6 +48,7 @@ __all__ = [
 
 EVENT_COLUMNS = (*CANONICAL_FIELDS, *PIPELINE_FIELDS)
 NEWEST_FIRST = "occurred_at DESC, ingest_seq DESC"
+DAY = timedelta(days=1)
 # Past this many rows to skip inside a page's days, the page is narrowed to its hours before sorting.
 NARROW_TO_HOURS_AFTER_ROWS = 2_000
 # DuckDB (setting late_materialization_max_rows, 50) turns a top-N of at most 50 rows into a join on rowid
@@ -71,7 +73,7 @@ class EventPage:
 
 def count_events(conn: duckdb.DuckDBPyConnection, flt: LogFilter) -> int:
     """How many events the filter matches (the page's Total)."""
-    with prepared(conn, count_sources(conn, flt)) as sources:
+    with count_sources(conn, flt) as sources:
         query = counts_sql(sources, (), selections_condition(flt))
         row = conn.execute(query.text, query.params).fetchone()
     return int(row[0]) if row and row[0] is not None else 0
@@ -84,7 +86,7 @@ def list_events(conn: duckdb.DuckDBPyConnection, flt: LogFilter, *, limit: int =
     datetimes and additional_info is a dict. Use `total` rather than calling `count_events` again.
     """
     check_paging(limit, offset)
-    with prepared(conn, count_sources(conn, flt)) as sources:
+    with count_sources(conn, flt) as sources:
         return _list_events(conn, flt, sources, limit=limit, offset=offset)
 
 
@@ -94,7 +96,7 @@ def list_events_with_facets(
     """`list_events` and `facets` together, as the page shows them: a search's texts are matched once for both."""
     check_paging(limit, offset)
     _check_top(top)
-    with prepared(conn, count_sources(conn, flt)) as sources:
+    with count_sources(conn, flt) as sources:
         return _list_events(conn, flt, sources, limit=limit, offset=offset), _facets(conn, flt, sources, top)
 
 
@@ -106,14 +108,43 @@ def _list_events(
     total = sum(int(count) for _, count in buckets)
     if limit == 0 or offset >= total:
         return EventPage(total=total, events=[], limit=limit, offset=offset)
-    where = filter_condition(flt)
+    where = filter_condition(flt, search=sources.search)
     window = page_window(buckets, offset=offset, limit=limit, bucket_micros=sources.bucket_micros)
     if window is not None and _worth_narrowing(sources, window):
         window = _narrowed_to_hours(conn, where, window, limit)
+    elif window is not None and sources.bucket_micros > BUCKET_MICROS:
+        events = _from_newest_slice(conn, flt, where, window, limit)
+        if events is not None:
+            return EventPage(total=total, events=events, limit=limit, offset=offset)
     if window is not None:
         where = all_of([time_range_condition(window.since, window.until), where])
     events = _page_events(conn, where, limit=limit, skip=offset if window is None else window.skip)
     return EventPage(total=total, events=events, limit=limit, offset=offset)
+
+
+def _from_newest_slice(
+    conn: duckdb.DuckDBPyConnection, flt: LogFilter, where: Sql, window: PageWindow, limit: int
+) -> list[dict[str, Any]] | None:
+    """The page read from the last hours of the window's newest day, when it lies there; None to read the day.
+
+    A day of many matches holds a page of 50 in its last hour or so: reading only that saves scanning the
+    rest of the day's events with the text conditions. The slice is a guess from the day's count, so the
+    page counts only when the slice held all of its rows.
+    """
+    needed = window.skip + limit
+    if needed > window.newest_rows:
+        return None
+    day_start = window.until - DAY
+    scope = all_of([time_range_condition(day_start, window.until), bounds_condition(flt)])
+    row = conn.execute(f"SELECT max(occurred_at) FROM events WHERE {scope.text}", scope.params).fetchone()
+    if row is None or row[0] is None:
+        return None
+    start = newest_slice_start(day_start, row[0], rows=window.newest_rows, needed=needed)
+    if start is None:
+        return None
+    sliced = all_of([time_range_condition(start, window.until), where])
+    events = _page_events(conn, sliced, limit=limit, skip=window.skip)
+    return events if len(events) == limit else None
 
 
 def _page_events(conn: duckdb.DuckDBPyConnection, where: Sql, *, limit: int, skip: int) -> list[dict[str, Any]]:
@@ -169,7 +200,7 @@ def facets(conn: duckdb.DuckDBPyConnection, flt: LogFilter, *, top: int = 50) ->
     orgs and the search always apply. Ties are ordered by value.
     """
     _check_top(top)
-    with prepared(conn, count_sources(conn, flt)) as sources:
+    with count_sources(conn, flt) as sources:
         return _facets(conn, flt, sources, top)
 
 

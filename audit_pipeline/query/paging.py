@@ -16,6 +16,9 @@ from datetime import UTC, datetime, timedelta
 from audit_pipeline.derived.expressions import HOUR_MICROS, epoch_bucket_sql
 
 BUCKET_MICROS = HOUR_MICROS
+# A page inside one day of many matches is read from the day's newest hours first (see `newest_slice_start`).
+SLICE_MARGIN = 2.0
+MAX_SLICE_SHARE = 0.5
 BUCKET_SQL = epoch_bucket_sql(BUCKET_MICROS)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -27,6 +30,8 @@ class PageWindow:
     since: datetime
     until: datetime
     skip: int
+    # How many rows the window's newest bucket holds (the page lies in it alone when skip + limit <= this).
+    newest_rows: int = 0
 
 
 def page_window(
@@ -40,10 +45,11 @@ def page_window(
     newer = 0
     first: int | None = None
     skip = 0
+    newest_rows = 0
     last: int | None = None
     for bucket, count in buckets:
         if first is None and newer + count > offset:
-            first, skip = bucket, offset - newer
+            first, skip, newest_rows = bucket, offset - newer, count
         newer += count
         last = bucket
         if first is not None and newer >= offset + limit:
@@ -52,7 +58,8 @@ def page_window(
         return None
     try:
         return PageWindow(
-            since=_bucket_start(last, bucket_micros), until=_bucket_start(first + 1, bucket_micros), skip=skip
+            since=_bucket_start(last, bucket_micros), until=_bucket_start(first + 1, bucket_micros), skip=skip,
+            newest_rows=newest_rows,
         )
     except OverflowError:
         return None
@@ -60,3 +67,20 @@ def page_window(
 
 def _bucket_start(bucket: int, bucket_micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=bucket * bucket_micros)
+
+
+def newest_slice_start(
+    bucket_start: datetime, latest: datetime, *, rows: int, needed: int, margin: float = SLICE_MARGIN
+) -> datetime | None:
+    """Where to start reading a bucket newest first so that `needed` of its `rows` rows are likely inside.
+
+    Assumes the rows are spread evenly between the bucket's start and its `latest` row and reads `margin`
+    times the share needed; None when that is (nearly) the whole bucket anyway. Only a guess: the caller
+    checks that the slice held enough rows and reads the whole bucket when it did not.
+    """
+    if rows <= 0 or latest <= bucket_start:
+        return None
+    share = min(1.0, margin * needed / rows)
+    if share > MAX_SLICE_SHARE:
+        return None
+    return latest - (latest - bucket_start) * share

@@ -84,13 +84,15 @@ class RollupBranch:
 
 @dataclass(frozen=True)
 class CountSources:
-    """Branches whose counts add up to the filter's count over `events`, bucketed by `bucket_micros`."""
+    """Branches whose counts add up to the filter's count over `events`, bucketed by `bucket_micros`.
+
+    `search` is the search's condition for queries over `events` while these sources are open: the same
+    as `search_condition(flt)`, but looking only where the search index says each term can be found.
+    """
 
     branches: tuple[EventsBranch | RollupBranch, ...]
     bucket_micros: int
-    # Statements to run before the branches' SQL (temp tables they read) and to drop those tables after.
-    setup: tuple[Sql, ...] = ()
-    teardown: tuple[str, ...] = ()
+    search: Sql
 
     @property
     def uses_rollup(self) -> bool:
@@ -98,37 +100,49 @@ class CountSources:
 
 
 @contextmanager
-def prepared(conn: duckdb.DuckDBPyConnection, sources: CountSources) -> Iterator[CountSources]:
-    """Run the sources' setup on `conn`, then drop what it created once the caller is done counting."""
-    try:
-        for statement in sources.setup:
-            conn.execute(statement.text, statement.params)
-        yield sources
-    finally:
-        for drop in sources.teardown:
-            conn.execute(drop)
+def count_sources(conn: duckdb.DuckDBPyConnection, flt: LogFilter) -> Iterator[CountSources]:
+    """How to count the events of the filter's period, orgs and search (its selections are up to the caller).
 
-
-def count_sources(conn: duckdb.DuckDBPyConnection, flt: LogFilter) -> CountSources:
-    """How to count the events of the filter's period, orgs and search (its selections are up to the caller)."""
-    search = search_condition(flt)
+    A free-text search answered from the search rollup first gathers its counts into temp tables on `conn`;
+    they are dropped when the block ends, so use the sources inside it only.
+    """
     free_text = has_free_text(flt)
     days = None if free_text and not can_use_index(flt) else whole_days(flt)
     if days is None or not rollup_is_current(conn) or (free_text and not search_index_exists(conn)):
+        search = search_condition(flt)
         scope = all_of([time_range_condition(flt.since, flt.until), orgs_condition(flt), search])
-        return CountSources((EventsBranch(scope, BUCKET_SQL),), BUCKET_MICROS)
+        yield CountSources((EventsBranch(scope, BUCKET_SQL),), BUCKET_MICROS, search)
+        return
     first, end = days
     whole = all_of([_day_range(first, end), orgs_condition(flt)])
-    indexed = indexed_counts(flt, whole) if free_text else None
-    rollup = RollupBranch(TRUE, TRUE, indexed.table) if indexed else RollupBranch(whole, search)
-    branches: list[EventsBranch | RollupBranch] = [rollup]
+    if not free_text:
+        search = search_condition(flt)
+        yield CountSources((RollupBranch(whole, search), *_edge_days(flt, first, end, search)), DAY_MICROS, search)
+        return
+    indexed = indexed_counts(flt, whole)
+    try:
+        search = search_condition(flt, indexed.setup(conn))
+        rollup = RollupBranch(TRUE, TRUE, indexed.table)
+        yield CountSources((rollup, *_edge_days(flt, first, end, search)), DAY_MICROS, search)
+    finally:
+        for drop in indexed.teardown:
+            conn.execute(drop)
+
+
+def uses_rollup(conn: duckdb.DuckDBPyConnection, flt: LogFilter) -> bool:
+    """Whether the filter's counts are read from a rollup (for the whole days of its period)."""
+    with count_sources(conn, flt) as sources:
+        return sources.uses_rollup
+
+
+def _edge_days(flt: LogFilter, first: datetime | None, end: datetime | None, search: Sql) -> list[EventsBranch]:
+    """The partial days before the first whole day and after the last one, counted in `events`."""
+    branches = []
     for since, until in ((flt.since, first), (end, flt.until)):
         if since is not None and until is not None and since < until:
             scope = all_of([time_range_condition(since, until), orgs_condition(flt), search])
             branches.append(EventsBranch(scope, UTC_DAY_NUMBER_SQL))
-    if indexed is None:
-        return CountSources(tuple(branches), DAY_MICROS)
-    return CountSources(tuple(branches), DAY_MICROS, indexed.setup, indexed.teardown)
+    return branches
 
 
 def whole_days(flt: LogFilter) -> tuple[datetime | None, datetime | None] | None:

@@ -24,7 +24,10 @@ SYSTEM_USER = "System"
 # Shared with the derived views so the facet, the page and the notebook name users alike.
 DISPLAY_USER_SQL = USER_DISPLAY_SQL
 USER_COLUMNS = ("user_id", "user_email", "user_name", DISPLAY_USER_SQL)
-ANY_TEXT_COLUMNS = ("user_id", "user_email", "user_name", "user_role", "action", "log_type", "source_ip")
+# A free-text term looks in who did what (the columns the daily rollup keys on) and in the details.
+WHO_AND_WHAT_COLUMNS = ("user_id", "user_email", "user_name", "action", "log_type")
+DETAIL_TEXT_COLUMNS = ("user_role", "source_ip")
+ANY_TEXT_COLUMNS = (*WHO_AND_WHAT_COLUMNS, *DETAIL_TEXT_COLUMNS)
 SEARCH_COLUMNS: dict[str, tuple[str, ...]] = {
     "user": USER_COLUMNS,
     "action": ("action",),
@@ -32,11 +35,6 @@ SEARCH_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 # additional_info is searched in its stored JSON text, where a value's quotes and backslashes are escaped.
 INFO_TEXT_SQL = "CAST(additional_info AS VARCHAR)"
-# Every column a free-text term looks at, lower-cased in one string and separated by a control character.
-# A plain term (see `is_plain_term`) can neither span two columns there nor read differently in the JSON
-# text, so matching it once in this string means the same as matching it in each column: one `lower` and
-# one `contains` per event instead of eight.
-ALL_TEXT_SQL = f"lower(concat_ws(chr(31), {', '.join(ANY_TEXT_COLUMNS)}, {INFO_TEXT_SQL}))"
 
 
 @dataclass(frozen=True)
@@ -48,6 +46,24 @@ class Sql:
 
 
 TRUE = Sql("TRUE")
+FALSE = Sql("FALSE")
+
+
+@dataclass(frozen=True)
+class TermReach:
+    """Where a search term can match at all: in who-and-what columns, and (free text only) in the role or
+    source IP, and in additional_info.
+
+    Known from the search index, it spares reading columns that cannot hold the term; by default all.
+    """
+
+    who_and_what: bool = True
+    role_or_ip: bool = True
+    info: bool = True
+
+    @property
+    def anywhere(self) -> bool:
+        return self.who_and_what or self.role_or_ip or self.info
 
 
 def all_of(parts: Iterable[Sql]) -> Sql:
@@ -87,19 +103,21 @@ def facet_condition(flt: LogFilter, facet: Facet) -> Sql:
 
 
 def is_plain_term(text: str) -> bool:
-    """Whether JSON writes `text` as it is: no quote, backslash or control character (the column separator)."""
+    """Whether JSON writes `text` as it is: no quote, backslash or control character."""
     return json_string_body(text) == text
 
 
-def term_condition(term: SearchTerm) -> Sql:
-    if term.field == "any" and is_plain_term(term.text):
-        return Sql(f"contains({ALL_TEXT_SQL}, lower(?))", (term.text,))
-    if term.field == "any":
-        return any_of([
-            *(contains_ignoring_case(column, term.text) for column in ANY_TEXT_COLUMNS),
-            contains_ignoring_case(INFO_TEXT_SQL, json_string_body(term.text)),
-        ])
-    return any_of([contains_ignoring_case(column, term.text) for column in SEARCH_COLUMNS[term.field]])
+def term_condition(term: SearchTerm, reach: TermReach = TermReach()) -> Sql:
+    if term.field != "any":
+        if not reach.who_and_what:
+            return FALSE
+        return any_of([contains_ignoring_case(column, term.text) for column in SEARCH_COLUMNS[term.field]])
+    parts = [contains_ignoring_case(column, term.text) for column in WHO_AND_WHAT_COLUMNS if reach.who_and_what]
+    if reach.role_or_ip:
+        parts += [contains_ignoring_case(column, term.text) for column in DETAIL_TEXT_COLUMNS]
+    if reach.info:
+        parts.append(contains_ignoring_case(INFO_TEXT_SQL, json_string_body(term.text)))
+    return any_of(parts) if parts else FALSE
 
 
 def time_range_condition(since: datetime | None, until: datetime | None) -> Sql:
@@ -121,8 +139,11 @@ def bounds_condition(flt: LogFilter) -> Sql:
     return all_of([time_range_condition(flt.since, flt.until), orgs_condition(flt)])
 
 
-def search_condition(flt: LogFilter) -> Sql:
-    return all_of(term_condition(term) for term in parse_search(flt.search))
+def search_condition(flt: LogFilter, reach: Sequence[TermReach] | None = None) -> Sql:
+    """Every search term, each looking only where its `reach` (in the order of the terms) says it can match."""
+    terms = parse_search(flt.search)
+    reaches = reach if reach is not None else [TermReach()] * len(terms)
+    return all_of(term_condition(term, term_reach) for term, term_reach in zip(terms, reaches, strict=True))
 
 
 def has_free_text(flt: LogFilter) -> bool:
@@ -135,7 +156,9 @@ def selections_condition(flt: LogFilter) -> Sql:
     return all_of(facet_condition(flt, facet) for facet in FACETS)
 
 
-def filter_condition(flt: LogFilter, *, except_facet: Facet | None = None) -> Sql:
-    """The whole filter; `except_facet` leaves that facet's own selection out (for its counts)."""
+def filter_condition(flt: LogFilter, *, except_facet: Facet | None = None, search: Sql | None = None) -> Sql:
+    """The whole filter; `except_facet` leaves that facet's own selection out (for its counts).
+
+    `search` replaces the search's own condition with an equivalent one (see `TermReach`)."""
     facets = [facet_condition(flt, facet) for facet in FACETS if facet != except_facet]
-    return all_of([bounds_condition(flt), *facets, search_condition(flt)])
+    return all_of([bounds_condition(flt), *facets, search if search is not None else search_condition(flt)])
