@@ -24,6 +24,7 @@ from audit_pipeline.derived.rollup import (
     read_coverage,
     update_daily_rollup,
 )
+from audit_pipeline.derived.search_index import SEARCH_TABLES
 from audit_pipeline.query import LogFilter, count_events
 from audit_pipeline.query.sources import uses_rollup
 from audit_pipeline.resources.store import AuditStore
@@ -179,6 +180,11 @@ def test_the_asset_materializes_with_its_metadata_and_reaches_the_readers(paths:
     assert metadata["compression_ratio"].value == round(120 / rows[0], 2)
     assert metadata["last_ingest_seq"].value == 120
     assert "|" in metadata["preview"].value
+    with duckdb.connect(str(paths.database), read_only=True) as connection:
+        index_rows = {table: connection.execute(f"SELECT count(*) FROM {table}").fetchone()
+                      for table in SEARCH_TABLES}
+    assert {table: metadata[f"{table}_rows"].value for table in SEARCH_TABLES} == {
+        table: rows[0] for table, rows in index_rows.items() if rows is not None}
 
     more = make_records(10, seed=8, prefix="b")
     land_records(paths, more, "b.jsonl")
@@ -188,6 +194,7 @@ def test_the_asset_materializes_with_its_metadata_and_reaches_the_readers(paths:
         "appended", 10, 130)
     with reader(paths.reader_database) as connection:
         assert uses_rollup(connection, LogFilter())
+        assert uses_rollup(connection, LogFilter(search="acme"))
         assert count_events(connection, LogFilter()) == 130
         assert count_events(connection, LogFilter(orgs=("acme",))) == sum(
             r["org_id"] == "acme" for r in first + more)

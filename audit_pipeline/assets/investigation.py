@@ -10,6 +10,7 @@ from audit_pipeline.derived.logins import build_login_activity
 from audit_pipeline.derived.report import DerivedReport, Preview
 from audit_pipeline.derived.rollup import update_daily_rollup
 from audit_pipeline.derived.scans import build_scan_activity
+from audit_pipeline.derived.search_index import search_index_rows
 from audit_pipeline.derived.summary import build_audit_summary
 from audit_pipeline.derived.suspicious import build_suspicious_activity, serious_findings
 from audit_pipeline.resources.store import AuditStore
@@ -50,10 +51,15 @@ def audit_summary(store: AuditStore) -> dg.MaterializeResult:  # type: ignore[ty
 
 @dg.asset(group_name=INVESTIGATION, kinds={"duckdb"}, pool=DUCKDB_POOL, deps=["audit_events"])
 def audit_daily_rollup(store: AuditStore) -> dg.MaterializeResult:  # type: ignore[type-arg]
-    """Events per org, UTC day, action, log type and user: the totals and filter counts of the audit-log list."""
+    """Events per org, UTC day, action, log type and user: the totals and filter counts of the audit-log list.
+
+    Also keeps the free-text index beside it (distinct details and infos per org, and their daily counts).
+    """
     with store.writer() as connection:
         update = update_daily_rollup(connection)
+        index_rows = search_index_rows(connection)
     return dg.MaterializeResult(metadata={
+        **{f"{table}_rows": dg.MetadataValue.int(rows) for table, rows in index_rows.items()},
         **_metadata(update.report),
         "update": dg.MetadataValue.text(update.mode),
         "new_events": dg.MetadataValue.int(update.new_events),

@@ -78,6 +78,14 @@ def search_index_exists(connection: duckdb.DuckDBPyConnection) -> bool:
     return row is not None and row[0] == len(SEARCH_TABLES)
 
 
+def search_index_rows(connection: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Rows per table of the index (for the asset's metadata); empty before the index is built."""
+    if not search_index_exists(connection):
+        return {}
+    counts = " UNION ALL ".join(f"SELECT '{table}', count(*) FROM {table}" for table in SEARCH_TABLES)
+    return {str(table): int(rows) for table, rows in connection.execute(counts).fetchall()}
+
+
 def _add_texts(connection: duckdb.DuckDBPyConnection, counted: str, dictionary: Dictionary) -> None:
     table, column = dictionary.table, dictionary.column
     connection.execute(f"""
