@@ -11,6 +11,7 @@ per-column match in `events` can judge (see `audit_pipeline.query.indexed_search
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 
 from audit_pipeline.derived.expressions import DAY_MICROS, UTC_DAY_NUMBER_SQL
-from audit_pipeline.derived.rollup import DAY_ORIGIN_SQL, KEYS_TABLE, ROLLUP_TABLE, read_coverage
+from audit_pipeline.derived.rollup import DAY_ORIGIN_SQL, KEY_COLUMNS, KEYS_TABLE, ROLLUP_TABLE, read_coverage
 from audit_pipeline.derived.search_index import search_index_exists
 from audit_pipeline.query.filters import LogFilter
 from audit_pipeline.query.indexed_search import can_use_index, indexed_counts
@@ -50,6 +51,18 @@ class EventsBranch:
         selected = [*columns, *([f"{self.bucket} AS bucket"] if by_bucket else []), "count(*) AS n"]
         where = all_of([self.scope, condition])
         return Sql(f"SELECT {', '.join(selected)} FROM {EVENTS_TABLE} WHERE {where.text} GROUP BY ALL", where.params)
+
+
+@dataclass(frozen=True)
+class GroupedBranch:
+    """Events already counted per bucket and key into the temp table `table` (see `_grouped_once`)."""
+
+    table: str
+
+    def counts(self, columns: Sequence[str], condition: Sql, *, by_bucket: bool) -> Sql:
+        selected = [*columns, *(["bucket"] if by_bucket else []), "sum(n) AS n"]
+        return Sql(f"SELECT {', '.join(selected)} FROM {self.table} WHERE {condition.text} GROUP BY ALL",
+                   condition.params)
 
 
 @dataclass(frozen=True)
@@ -90,7 +103,7 @@ class CountSources:
     as `search_condition(flt)`, but looking only where the search index says each term can be found.
     """
 
-    branches: tuple[EventsBranch | RollupBranch, ...]
+    branches: tuple[EventsBranch | GroupedBranch | RollupBranch, ...]
     bucket_micros: int
     search: Sql
 
@@ -111,7 +124,8 @@ def count_sources(conn: duckdb.DuckDBPyConnection, flt: LogFilter) -> Iterator[C
     if days is None or not rollup_is_current(conn) or (free_text and not search_index_exists(conn)):
         search = search_condition(flt)
         scope = all_of([time_range_condition(flt.since, flt.until), orgs_condition(flt), search])
-        yield CountSources((EventsBranch(scope, BUCKET_SQL),), BUCKET_MICROS, search)
+        with _grouped_once(conn, [EventsBranch(scope, BUCKET_SQL)], free_text) as branches:
+            yield CountSources(branches, BUCKET_MICROS, search)
         return
     first, end = days
     whole = all_of([_day_range(first, end), orgs_condition(flt)])
@@ -123,10 +137,38 @@ def count_sources(conn: duckdb.DuckDBPyConnection, flt: LogFilter) -> Iterator[C
     try:
         search = search_condition(flt, indexed.setup(conn))
         rollup = RollupBranch(TRUE, TRUE, indexed.table)
-        yield CountSources((rollup, *_edge_days(flt, first, end, search)), DAY_MICROS, search)
+        with _grouped_once(conn, _edge_days(flt, first, end, search), free_text) as edges:
+            yield CountSources((rollup, *edges), DAY_MICROS, search)
     finally:
         for drop in indexed.teardown:
             conn.execute(drop)
+
+
+@contextmanager
+def _grouped_once(
+    conn: duckdb.DuckDBPyConnection, branches: Sequence[EventsBranch], free_text: bool
+) -> Iterator[tuple[EventsBranch | GroupedBranch, ...]]:
+    """With free text, each branch's events counted once per bucket and key into a temp table.
+
+    A page asks for its day or hour counts and for its facets; without this, each statement would match
+    the text in every event of the period again. The table holds one row per bucket and key that has a
+    match, so it stays small however many events match. It is dropped when the block ends.
+    """
+    if not free_text:
+        yield tuple(branches)
+        return
+    names: list[str] = []
+    try:
+        grouped: list[EventsBranch | GroupedBranch] = []
+        for branch in branches:
+            names.append(f"search_events_{uuid.uuid4().hex}")
+            counted = branch.counts(KEY_COLUMNS, TRUE, by_bucket=True)
+            conn.execute(f"CREATE TEMP TABLE {names[-1]} AS {counted.text}", counted.params)
+            grouped.append(GroupedBranch(names[-1]))
+        yield tuple(grouped)
+    finally:
+        for name in names:
+            conn.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def uses_rollup(conn: duckdb.DuckDBPyConnection, flt: LogFilter) -> bool:
