@@ -34,6 +34,7 @@ from audit_pipeline.derived.search_index import (
     append_search_index,
     rebuild_search_index,
 )
+from audit_pipeline.storage.high_water import newest_ingest_seq
 
 ROLLUP_TABLE = "audit_daily_rollup"
 KEYS_TABLE = "audit_daily_rollup_keys"
@@ -138,7 +139,7 @@ def build_daily_rollup(connection: duckdb.DuckDBPyConnection) -> DerivedReport:
 
 
 def _update(connection: duckdb.DuckDBPyConnection) -> RollupUpdate:
-    last_seq = scalar(connection, "SELECT coalesce(max(ingest_seq), 0) FROM events")
+    last_seq = newest_ingest_seq(connection)
     total = scalar(connection, "SELECT count(*) FROM events")
     counted = Coverage(last_seq, total, 0)
     previous = read_coverage(connection)

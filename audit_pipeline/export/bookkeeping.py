@@ -14,6 +14,7 @@ import duckdb
 
 from audit_pipeline.export.config import ExportConfig
 from audit_pipeline.export.layout import part_key
+from audit_pipeline.storage.high_water import newest_ingest_seq
 
 PLANNED = "planned"
 DELIVERED = "delivered"
@@ -197,8 +198,7 @@ def _plan_new(
     export_number = int(previous[0]) + 1 if previous else 1
     from_seq = int(previous[1]) if previous else 0
     previous_cutoff = _utc(previous[2]) if previous else None
-    newest = connection.execute("SELECT max(ingest_seq) FROM events").fetchone()
-    to_seq = max(from_seq, int(newest[0]) if newest and newest[0] is not None else 0)
+    to_seq = max(from_seq, newest_ingest_seq(connection))
     # The cutoff never goes back in time, even if the clock does, so keys keep sorting in export order.
     cutoff = max(now, previous_cutoff) if previous_cutoff else now
     groups = connection.execute(PARTS_SQL, [config.org_id, from_seq, to_seq, part_bytes]).fetchall()
