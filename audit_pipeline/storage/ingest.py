@@ -3,12 +3,15 @@
 Per file: skip it when its SHA-256 was ingested before; otherwise validate its lines in DuckDB, insert the
 new events with strictly increasing `ingest_seq`, count exact re-sends as duplicates, and quarantine every
 other record (invalid ones, and re-used event ids with different content) with its line, raw bytes and
-reason. Each chunk commits on its own, so a crash mid-file loses nothing: the rerun re-reads the file and
-the already-stored events come back as duplicates.
+reason. Files commit together in groups of about `GROUP_RECORDS` records (DuckDB then writes full row groups
+straight to the file instead of logging every small commit and checkpointing it), and a file is archived only
+after its group committed, so a crash loses nothing: the rerun re-reads the files still in the landing folder,
+and events a committed chunk of an unfinished file already stored come back as duplicates.
 """
 
 from __future__ import annotations
 
+import copy
 import itertools
 import shutil
 import uuid
@@ -23,6 +26,8 @@ import pyarrow as pa
 from audit_pipeline.hashing import file_sha256
 from audit_pipeline.storage.landing_files import LandingFile, is_landing_file, read_ahead
 from audit_pipeline.storage.validation import staged_records_sql
+
+GROUP_RECORDS = 500_000
 
 JSON_ARRAY_ELEMENTS_SQL = """
     SELECT idx AS line_no, encode(elem::VARCHAR) AS raw
@@ -95,27 +100,88 @@ def ingest_files(
     batch_id = uuid.uuid4().hex
     started = datetime.now(UTC)
     total = IngestCounts()
-    # Reading, hashing and splitting the next file overlaps with DuckDB working on the current one.
-    for opened in read_ahead(map(_open, paths)):
-        path = opened.path
-        already = connection.execute(
-            "SELECT 1 FROM ingested_files WHERE file_sha256 = ?", [opened.sha256]
-        ).fetchone()
-        if already:
-            total.files_skipped += 1
-        else:
-            counts = _ingest_one_file(connection, opened, batch_id, _display_name(path, landing))
-            total.files += 1
-            total.add(counts)
-        _archive(path, landing, archive, batch_id)
-        if progress is not None:
-            progress(path, total)
+    group = _CommitGroup(connection)
+    try:
+        # Reading, hashing and splitting the next file overlaps with DuckDB working on the current one.
+        for opened in read_ahead(map(_open, paths)):
+            path = opened.path
+            group.begin()
+            already = connection.execute(
+                "SELECT 1 FROM ingested_files WHERE file_sha256 = ?", [opened.sha256]
+            ).fetchone()
+            if already:
+                total.files_skipped += 1
+            else:
+                counts = _ingest_one_file(connection, group, opened, batch_id, _display_name(path, landing))
+                total.files += 1
+                total.add(counts)
+            group.after_commit(_archive_and_report(path, landing, archive, batch_id, progress, total))
+            group.commit_if_full()
+        group.commit()
+    except BaseException:
+        group.rollback()
+        raise
     connection.execute(
         "INSERT INTO ingest_batches VALUES (?, ?, now(), ?, ?, ?, ?, ?, ?, ?)",
         [batch_id, started, total.files, total.files_skipped, total.ingested, total.duplicates,
          total.quarantined, total.first_seq, total.last_seq],
     )
     return total
+
+
+class _CommitGroup:
+    """One transaction over several files, committed once it holds about `GROUP_RECORDS` records; the actions
+    that must wait for the commit (archiving a file, reporting progress) run right after it."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
+        self.connection = connection
+        self.is_open = False
+        self.records = 0
+        self.pending: list[Callable[[], None]] = []
+
+    def begin(self) -> None:
+        if not self.is_open:
+            self.connection.execute("BEGIN")
+            self.is_open = True
+
+    def added(self, records: int) -> None:
+        self.records += records
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        self.pending.append(action)
+
+    def commit_if_full(self) -> None:
+        if self.records >= GROUP_RECORDS:
+            self.commit()
+
+    def commit(self) -> None:
+        if self.is_open:
+            self.connection.execute("COMMIT")
+            self.is_open = False
+        self.records = 0
+        actions, self.pending = self.pending, []
+        for action in actions:
+            action()
+
+    def rollback(self) -> None:
+        self.pending = []
+        if self.is_open:
+            self.is_open = False
+            self.connection.execute("ROLLBACK")
+
+
+def _archive_and_report(
+    path: Path, landing: Path, archive: Path, batch_id: str, progress: ProgressCallback | None,
+    total: IngestCounts,
+) -> Callable[[], None]:
+    snapshot = copy.deepcopy(total)
+
+    def run() -> None:
+        _archive(path, landing, archive, batch_id)
+        if progress is not None:
+            progress(path, snapshot)
+
+    return run
 
 
 def _display_name(path: Path, landing: Path) -> str:
@@ -154,15 +220,21 @@ def _open(path: Path) -> _OpenedFile:
 
 
 def _ingest_one_file(
-    connection: duckdb.DuckDBPyConnection, opened: _OpenedFile, batch_id: str, name: str
+    connection: duckdb.DuckDBPyConnection, group: _CommitGroup, opened: _OpenedFile, batch_id: str, name: str
 ) -> IngestCounts:
     path, sha256, landing_file = opened.path, opened.sha256, opened.landing_file
     counts = IngestCounts()
-    for lines in read_ahead(opened.chunks):
+    for index, lines in enumerate(read_ahead(opened.chunks)):
+        if index:
+            # A large file may commit between its chunks; the file itself is recorded with its last chunk.
+            group.commit_if_full()
+            group.begin()
         if landing_file.is_json_array:
-            counts.add(_ingest_json_array(connection, lines, batch_id, name))
+            chunk = _ingest_json_array(connection, group, lines, batch_id, name)
         else:
-            counts.add(_ingest_lines(connection, lines, batch_id, name))
+            chunk = _ingest_lines(connection, lines, batch_id, name)
+        counts.add(chunk)
+        group.added(chunk.records)
     for problem in landing_file.problems:
         _quarantine_file_problem(connection, batch_id, name, problem.reason_code, problem.reason,
                                  problem.line_number, problem.raw)
@@ -177,14 +249,18 @@ def _ingest_one_file(
 
 
 def _ingest_json_array(
-    connection: duckdb.DuckDBPyConnection, document: pa.Table, batch_id: str, name: str
+    connection: duckdb.DuckDBPyConnection, group: _CommitGroup, document: pa.Table, batch_id: str, name: str
 ) -> IngestCounts:
+    # A failed statement would abort the open transaction: the group commits first, the document is parsed
+    # outside any transaction, and a new group begins for what follows.
+    group.commit()
     connection.register("document", document)
     try:
         elements = connection.execute(JSON_ARRAY_ELEMENTS_SQL).fetch_arrow_table()
     except duckdb.Error as error:
         raw = document.column("raw")[0].as_py()
         counts = IngestCounts(records=1, quarantined=1, quarantine_reasons={"malformed_json_array": 1})
+        group.begin()
         _quarantine_file_problem(
             connection, batch_id, name, "malformed_json_array",
             f"the file starts with '[' but is not a valid JSON array ({str(error).splitlines()[0]}); "
@@ -194,6 +270,7 @@ def _ingest_json_array(
         return counts
     finally:
         connection.unregister("document")
+    group.begin()
     return _ingest_lines(connection, elements, batch_id, name)
 
 
@@ -271,8 +348,8 @@ QUARANTINE_REJECTED_SQL = """
 def _ingest_lines(
     connection: duckdb.DuckDBPyConnection, lines: pa.Table, batch_id: str, name: str
 ) -> IngestCounts:
+    """Store one chunk of lines inside the caller's open transaction."""
     connection.register("staged_lines", lines)
-    connection.execute("BEGIN")
     try:
         connection.execute(STAGE_RECORDS_SQL)
         seq_row = connection.execute("SELECT coalesce(max(ingest_seq), 0) FROM events").fetchone()
@@ -282,10 +359,6 @@ def _ingest_lines(
         connection.execute(STAGE_CONFLICTS_SQL)
         connection.execute(QUARANTINE_REJECTED_SQL, [batch_id, name, batch_id, name])
         counts = _chunk_counts(connection, base_seq)
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
     finally:
         connection.unregister("staged_lines")
     return counts

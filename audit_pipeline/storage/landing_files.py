@@ -99,8 +99,10 @@ class LandingFile:
                     0,
                 ))
 
-    def batches(self, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pa.Table]:
-        """Numbered raw lines, about `chunk_bytes` at a time (the whole document for a JSON array)."""
+    def batches(self, chunk_bytes: int | None = None) -> Iterator[pa.Table]:
+        """Numbered raw lines, about `chunk_bytes` (default `CHUNK_BYTES`) at a time (the whole document for a
+        JSON array)."""
+        chunk_bytes = chunk_bytes or CHUNK_BYTES
         blocks = self._blocks()
         pending = b""
         for block in blocks:
