@@ -297,7 +297,8 @@ STAGE_RECORDS_SQL = f"""
 STAGE_KEYS_SQL = """
     CREATE OR REPLACE TEMP TABLE staged_keys AS
     WITH keyed AS (
-        SELECT org_id, event_id, min(line_no) AS first_line, arg_min(content_hash, line_no) AS first_hash
+        SELECT org_id, event_id, min(line_no) AS first_line, arg_min(content_hash, line_no) AS first_hash,
+               count(*) AS copies
         FROM staged_records WHERE reason_code IS NULL
         GROUP BY org_id, event_id
     ),
@@ -324,10 +325,13 @@ INSERT_NEW_EVENTS_SQL = """
 
 # Any other valid line is an exact re-send (a duplicate) when its hash equals the stored event's, or, for a
 # key not stored before, the hash of the key's first line in this chunk; otherwise it is a conflict.
+# Only keys seen twice in the chunk or stored before can have such lines: usually none, and then the join has
+# nothing to build and reads no record.
 STAGE_CONFLICTS_SQL = """
     CREATE OR REPLACE TEMP TABLE staged_conflicts AS
+    WITH repeated AS (SELECT * FROM staged_keys WHERE copies > 1 OR existing_hash IS NOT NULL)
     SELECT r.line_no, r.org_id, r.event_id, k.existing_seq, k.first_line
-    FROM staged_records r JOIN staged_keys k ON r.org_id = k.org_id AND r.event_id = k.event_id
+    FROM staged_records r JOIN repeated k ON r.org_id = k.org_id AND r.event_id = k.event_id
     WHERE r.reason_code IS NULL AND r.content_hash <> coalesce(k.existing_hash, k.first_hash)
 """
 
