@@ -51,7 +51,7 @@ class IndexedCounts:
 
     table: str
     setup: Callable[[duckdb.DuckDBPyConnection], list[TermReach]]
-    teardown: tuple[str, ...]
+    teardown: str
 
 
 def indexed_counts(flt: LogFilter, scope: Sql) -> IndexedCounts:
@@ -62,12 +62,9 @@ def indexed_counts(flt: LogFilter, scope: Sql) -> IndexedCounts:
 
     def setup(conn: duckdb.DuckDBPyConnection) -> list[TermReach]:
         terms = parse_search(flt.search)
-        found = {dictionary: _collect(conn, flt, terms, dictionary, name) for dictionary, name in matches.items()}
-        reaches = [
-            TermReach(who_and_what=_some_key(conn, _on_keys(term)),
-                      role_or_ip=number in found[DETAILS], info=number in found[INFOS])
-            for number, term in enumerate(terms)
-        ]
+        for dictionary, name in matches.items():
+            _collect(conn, flt, terms, dictionary, name)
+        reaches = _reaches(conn, terms, matches)
         if not all(reach.anywhere for reach in reaches):
             conn.execute(f"CREATE TEMP TABLE {table} AS SELECT org_id, day, key_id, events "
                          f"FROM {SEARCH_ROLLUP_TABLE} LIMIT 0")
@@ -82,29 +79,41 @@ def indexed_counts(flt: LogFilter, scope: Sql) -> IndexedCounts:
         )
         return reaches
 
-    drops = tuple(f"DROP TABLE IF EXISTS {name}" for name in (table, *matches.values()))
+    drops = "; ".join(f"DROP TABLE IF EXISTS {name}" for name in (table, *matches.values()))
     return IndexedCounts(table, setup, drops)
 
 
 def _collect(
     conn: duckdb.DuckDBPyConnection, flt: LogFilter, terms: tuple[SearchTerm, ...], dictionary: Dictionary,
     matches: str,
-) -> set[int]:
-    """Fill `matches` (term, id): for the n-th term, if free text, the org's dictionary entries holding it.
-
-    Returns the numbers of the terms that some entry holds.
-    """
+) -> None:
+    """Fill `matches` (term, id): for the n-th term, if free text, the org's dictionary entries holding it."""
     orgs = [Sql(f"org_id IN ({', '.join('?' for _ in flt.orgs)})", flt.orgs)] if flt.orgs else []
     collected = [(number, all_of([*orgs, Sql("contains(text, lower(?))", (term.text,))]))
                  for number, term in enumerate(terms) if term.field == "any"]
     if not collected:
         conn.execute(f"CREATE TEMP TABLE {matches} (term INTEGER, id INTEGER)")
-        return set()
+        return
     selects = [f"SELECT {number} AS term, {dictionary.id_column} AS id FROM {dictionary.table} WHERE {where.text}"
                for number, where in collected]
     conn.execute(f"CREATE TEMP TABLE {matches} AS {' UNION ALL '.join(selects)}",
                  tuple(value for _, where in collected for value in where.params))
-    return {int(number) for (number,) in conn.execute(f"SELECT DISTINCT term FROM {matches}").fetchall()}
+
+
+def _reaches(
+    conn: duckdb.DuckDBPyConnection, terms: tuple[SearchTerm, ...], matches: dict[Dictionary, str]
+) -> list[TermReach]:
+    """Per term, in one statement: whether some key, some detail and some info hold it."""
+    found = [f"(SELECT list(DISTINCT term) FROM {matches[dictionary]})" for dictionary in (DETAILS, INFOS)]
+    on_keys = [_on_keys(term) for term in terms]
+    some_key = [f"EXISTS (SELECT 1 FROM {KEYS_TABLE} WHERE {condition.text})" for condition in on_keys]
+    row = conn.execute(f"SELECT {', '.join([*found, *some_key])}",
+                       tuple(value for condition in on_keys for value in condition.params)).fetchone()
+    if row is None:
+        raise RuntimeError("a SELECT without FROM returned no row")
+    in_details, in_infos = set(row[0] or ()), set(row[1] or ())
+    return [TermReach(who_and_what=bool(row[2 + number]), role_or_ip=number in in_details, info=number in in_infos)
+            for number in range(len(terms))]
 
 
 def _on_keys(term: SearchTerm) -> Sql:
@@ -121,12 +130,6 @@ def _rollup_condition(term: SearchTerm, reach: TermReach, number: int, matches: 
                 f"{dictionary.id_column} IN (SELECT id FROM {matches[dictionary]} WHERE term = {number})"
             ))
     return any_of(either)
-
-
-def _some_key(conn: duckdb.DuckDBPyConnection, condition: Sql) -> bool:
-    row = conn.execute(f"SELECT EXISTS (SELECT 1 FROM {KEYS_TABLE} WHERE {condition.text})",
-                       condition.params).fetchone()
-    return bool(row and row[0])
 
 
 def _keys_matching(condition: Sql) -> Sql:

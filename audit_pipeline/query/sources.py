@@ -140,8 +140,7 @@ def count_sources(conn: duckdb.DuckDBPyConnection, flt: LogFilter) -> Iterator[C
         with _grouped_once(conn, _edge_days(flt, first, end, search), free_text) as edges:
             yield CountSources((rollup, *edges), DAY_MICROS, search)
     finally:
-        for drop in indexed.teardown:
-            conn.execute(drop)
+        conn.execute(indexed.teardown)
 
 
 @contextmanager
@@ -167,8 +166,8 @@ def _grouped_once(
             grouped.append(GroupedBranch(names[-1]))
         yield tuple(grouped)
     finally:
-        for name in names:
-            conn.execute(f"DROP TABLE IF EXISTS {name}")
+        if names:
+            conn.execute("; ".join(f"DROP TABLE IF EXISTS {name}" for name in names))
 
 
 def uses_rollup(conn: duckdb.DuckDBPyConnection, flt: LogFilter) -> bool:
