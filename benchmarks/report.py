@@ -95,7 +95,8 @@ def _query(figures: dict[str, Any]) -> list[str]:
     rows = [[s["shape"], f"{s['page']['p50_ms']:.1f}", f"{s['page']['p95_ms']:.1f}",
              f"{s['events_and_total']['p95_ms']:.1f}", f"{s['facets']['p95_ms']:.1f}", str(s["samples"])]
             for s in figures["per_shape"]]
-    table = _table(["Shape", "Page p50 ms", "Page p95 ms", "Events + total p95 ms", "Facets p95 ms", "Samples"], rows)
+    table = _table(["Shape", "Page p50 ms", "Page p95 ms", "Alone: events + total p95 ms", "Alone: facets p95 ms",
+                    "Samples"], rows)
     return [
         f"{figures['shapes']} shapes over {figures['history_events']:,} events (org {figures['org']}), "
         f"up to {figures['repeats']} samples each after a warm-up; all pages p50 {figures['all_pages']['p50_ms']} ms, "
