@@ -161,6 +161,28 @@ def test_shortcuts_store_the_same_bytes_as_the_general_path(records: list[tuple[
     assert staged_rows(lines) == staged_rows(lines, fast_paths=False)
 
 
+def test_shortcuts_store_the_same_bytes_on_edge_cases_of_additional_info() -> None:
+    base = ('"event_id":"e","org_id":"o","occurred_at":"2026-11-20T10:00:00Z","log_type":"System",'
+            '"action":"Export"')
+    lines = [("{" + base + extra + "}").encode() for extra in (
+        ',"channel":{"a":null,"b":1}',
+        ',"severity":[null,{"x":null}]',
+        ',"scanId":{"a":null,"b":{"c":null}},"channel":"c"',
+        ',"severity":"hi","channel":"c"',
+        ',"channel":"c","severity":"hi","loginType":"sso"',
+        ',"channel":"c","channel":"d"',
+        ',"scanId":"s","scanId":"t"',
+        ',"scanId":null,"loginType":"sso"',
+        ',"channel":null',
+        ',"loginType":"sso","additional_info":{"login_type":null,"k":{"z":null}}',
+        ',"additionalInfo":{"channel":{"y":1}},"channel":{"x":1}',
+        ',"event_id":"again","received_at":"2026-01-01T00:00:00Z"',
+    )]
+    fast, general = staged_rows(lines), staged_rows(lines, fast_paths=False)
+    assert all(row["reason_code"] is None for row in general)
+    assert fast == general
+
+
 def test_published_schema_file_is_current() -> None:
     assert SCHEMA_FILE.read_text(encoding="utf-8") == render(), (
         "regenerate with: python -m audit_pipeline.domain.schema_file")

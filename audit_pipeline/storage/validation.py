@@ -162,22 +162,25 @@ def _only_reserved_keys() -> str:
 
 
 def _only_reserved_and_detail_keys() -> str:
-    """True when every top-level key of `j` is reserved or a platform detail field, none null, and at most one
-    of the details kept under their own name (whose order in `j` the general path would keep) is present."""
+    """True when every top-level key of `j` is reserved or a platform detail field, none null, at most one of
+    the details kept under their own name (whose order in `j` the general path would keep) is present, and
+    that one is not an object (which the general path would copy with any nulls inside)."""
     details = _present_count(list(DETAIL_ALIASES))
+    plain_kept = " AND ".join(f"NOT coalesce(starts_with({_field(key)}, '{{'), false)" for key in _KEPT_DETAILS)
     return (f"key_count = {_present_count(_PARSED_RESERVED)} + {details}"
-            f" AND {_present_count(_KEPT_DETAILS)} <= 1")
+            f" AND {_present_count(_KEPT_DETAILS)} <= 1 AND {plain_kept}")
 
 
 def _details_merged() -> str:
     """additional_info of a record `_only_reserved_and_detail_keys` accepts, as the three merge patches give it.
 
-    Removing the reserved keys from such a record leaves its detail fields; of those, the renamed ones are
-    dropped by the rename patch and the kept one stays, so the patches can start from that one alone.
+    Removing the reserved keys from such a record leaves its detail fields: the kept one first, then the renamed
+    ones in `DETAIL_ALIASES` order, each merged into nothing (which drops nulls inside objects). Merging one
+    object of them all into an empty one does the same and also drops the absent ones (SQL NULL there).
     """
-    kept = " ".join(f"WHEN {_field(key)} IS NOT NULL THEN json_object({_sql_string(key)}, {_field(key)})"
-                    for key in _KEPT_DETAILS)
-    return (f"json_merge_patch(json_merge_patch(CASE {kept} ELSE '{{}}'::JSON END, {_rename_details_expr()}), "
+    pairs = [f"{_sql_string(key)}, {_field(key)}" for key in _KEPT_DETAILS]
+    pairs += [f"{_sql_string(snake)}, {_field(camel)}" for camel, snake in DETAIL_ALIASES.items() if camel != snake]
+    return (f"json_merge_patch(json_merge_patch('{{}}', json_object({', '.join(pairs)})), "
             "coalesce(v_additional_info, '{}'::JSON))")
 
 
