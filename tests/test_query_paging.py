@@ -23,17 +23,19 @@ def _at(hour: int) -> datetime:
 
 
 def test_window_covers_the_hours_of_the_requested_rows() -> None:
-    buckets = [(10, 3), (8, 2), (5, 4)]  # newest hour first: rows 0-2 in hour 10, 3-4 in hour 8, 5-8 in hour 5
-    assert page_window(buckets, offset=0, limit=2) == PageWindow(_at(10), _at(11), 0)
-    assert page_window(buckets, offset=0, limit=3) == PageWindow(_at(10), _at(11), 0)
-    assert page_window(buckets, offset=2, limit=2) == PageWindow(_at(8), _at(11), 2)
-    assert page_window(buckets, offset=3, limit=2) == PageWindow(_at(8), _at(9), 0)
-    assert page_window(buckets, offset=4, limit=50) == PageWindow(_at(5), _at(9), 1)
+    # Newest hour first: rows 0-2 in hour 10, 3-4 in hour 8, 5-8 in hour 5. The window also says how many rows
+    # its newest hour holds.
+    buckets = [(10, 3), (8, 2), (5, 4)]
+    assert page_window(buckets, offset=0, limit=2) == PageWindow(_at(10), _at(11), 0, 3)
+    assert page_window(buckets, offset=0, limit=3) == PageWindow(_at(10), _at(11), 0, 3)
+    assert page_window(buckets, offset=2, limit=2) == PageWindow(_at(8), _at(11), 2, 3)
+    assert page_window(buckets, offset=3, limit=2) == PageWindow(_at(8), _at(9), 0, 2)
+    assert page_window(buckets, offset=4, limit=50) == PageWindow(_at(5), _at(9), 1, 2)
     assert page_window(buckets, offset=9, limit=1) is None
 
 
 def test_window_before_1970_and_out_of_range() -> None:
-    assert page_window([(0, 1), (-1, 1)], offset=1, limit=1) == PageWindow(_at(-1), _at(0), 0)
+    assert page_window([(0, 1), (-1, 1)], offset=1, limit=1) == PageWindow(_at(-1), _at(0), 0, 1)
     assert page_window([(10**12, 1)], offset=0, limit=1) is None
 
 
