@@ -4,9 +4,8 @@ Each condition means exactly what `audit_pipeline.query.sql.term_condition` mean
 who-and-what columns (user fields, action, log type) are matched in the rollup's keys table with the same
 SQL; its role and IP in the org's distinct details, which hold both lower-cased and joined by a unit
 separator; its additional_info in the org's distinct infos, the lower-cased JSON text, where a term is
-searched in its JSON-escaped form. Terms whose escaped form differs from the term (quotes, backslashes,
-control characters such as the separator) are left to the events table, where each column is matched on
-its own.
+searched in its JSON-escaped form as in the events. Terms with a control character (which could match
+across the separator) are left to the events table, where each column is matched on its own.
 """
 
 from __future__ import annotations
@@ -28,14 +27,18 @@ from audit_pipeline.query.sql import (
     all_of,
     any_of,
     contains_ignoring_case,
-    is_plain_term,
+    has_control_characters,
+    json_string_body,
     term_condition,
 )
 
 
 def can_use_index(flt: LogFilter) -> bool:
-    """Whether every free-text term of the search can be answered from the search index."""
-    return all(term.field != "any" or is_plain_term(term.text) for term in parse_search(flt.search))
+    """Whether every free-text term of the search can be answered from the search index.
+
+    A control character (the details' separator among them) could match across a detail's role and IP.
+    """
+    return all(term.field != "any" or not has_control_characters(term.text) for term in parse_search(flt.search))
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,9 @@ def _collect(
 ) -> None:
     """Fill `matches` (term, id): for the n-th term, if free text, the org's dictionary entries holding it."""
     orgs = [Sql(f"org_id IN ({', '.join('?' for _ in flt.orgs)})", flt.orgs)] if flt.orgs else []
-    collected = [(number, all_of([*orgs, Sql("contains(text, lower(?))", (term.text,))]))
+    # The infos hold additional_info's JSON text, where a quote or backslash in a value is escaped.
+    written = json_string_body if dictionary is INFOS else str
+    collected = [(number, all_of([*orgs, Sql("contains(text, lower(?))", (written(term.text),))]))
                  for number, term in enumerate(terms) if term.field == "any"]
     if not collected:
         conn.execute(f"CREATE TEMP TABLE {matches} (term INTEGER, id INTEGER)")

@@ -102,9 +102,8 @@ def facet_condition(flt: LogFilter, facet: Facet) -> Sql:
     return any_of([_in_ignoring_case(column, flt.users) for column in USER_COLUMNS])
 
 
-def is_plain_term(text: str) -> bool:
-    """Whether JSON writes `text` as it is: no quote, backslash or control character."""
-    return json_string_body(text) == text
+def has_control_characters(text: str) -> bool:
+    return any(ord(character) < 32 or ord(character) == 127 for character in text)
 
 
 def term_condition(term: SearchTerm, reach: TermReach = TermReach()) -> Sql:
