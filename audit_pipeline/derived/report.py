@@ -34,6 +34,16 @@ def scalar(connection: duckdb.DuckDBPyConnection, sql: str, parameters: Sequence
     return int(row[0]) if row and row[0] is not None else 0
 
 
+def tables_exist(connection: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> bool:
+    """Whether every one of `tables` (code constants) exists in the database's main schema."""
+    placeholders = ", ".join("?" for _ in tables)
+    return scalar(
+        connection,
+        f"SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name IN ({placeholders})",
+        tables,
+    ) == len(set(tables))
+
+
 def preview(connection: duckdb.DuckDBPyConnection, sql: str, parameters: Sequence[object] = ()) -> Preview:
     """Run a preview query (which carries its own LIMIT) and keep its headers and rows."""
     result = connection.execute(sql, list(parameters))

@@ -27,7 +27,7 @@ from typing import Literal
 import duckdb
 
 from audit_pipeline.derived.expressions import USER_DISPLAY_SQL, UTC_DAY_NUMBER_SQL
-from audit_pipeline.derived.report import PREVIEW_ROWS, DerivedReport, report, scalar
+from audit_pipeline.derived.report import PREVIEW_ROWS, DerivedReport, report, scalar, tables_exist
 from audit_pipeline.derived.search_index import (
     COUNTED_TEXT_COLUMNS_SQL,
     SEARCH_TABLES,
@@ -180,10 +180,4 @@ def _record(connection: duckdb.DuckDBPyConnection, coverage: Coverage) -> None:
 
 
 def _tables_exist(connection: duckdb.DuckDBPyConnection) -> bool:
-    tables = [ROLLUP_TABLE, KEYS_TABLE, *SEARCH_TABLES]
-    placeholders = ", ".join("?" for _ in tables)
-    return scalar(
-        connection,
-        f"SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name IN ({placeholders})",
-        tables,
-    ) == len(tables)
+    return tables_exist(connection, [ROLLUP_TABLE, KEYS_TABLE, *SEARCH_TABLES])

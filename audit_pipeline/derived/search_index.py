@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import duckdb
 
+from audit_pipeline.derived.report import tables_exist
+
 SEARCH_ROLLUP_TABLE = "audit_search_rollup"
 SEPARATOR_SQL = "chr(31)"
 
@@ -70,12 +72,7 @@ def append_search_index(connection: duckdb.DuckDBPyConnection, counted: str, key
 
 
 def search_index_exists(connection: duckdb.DuckDBPyConnection) -> bool:
-    placeholders = ", ".join("?" for _ in SEARCH_TABLES)
-    row = connection.execute(
-        f"SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name IN ({placeholders})",
-        list(SEARCH_TABLES),
-    ).fetchone()
-    return row is not None and row[0] == len(SEARCH_TABLES)
+    return tables_exist(connection, SEARCH_TABLES)
 
 
 def search_index_rows(connection: duckdb.DuckDBPyConnection) -> dict[str, int]:
