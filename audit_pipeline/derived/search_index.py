@@ -4,62 +4,79 @@ A free-text term matches an event when it is a substring of one of the event's u
 type (the rollup's key columns, looked up in `audit_daily_rollup_keys`), of its role or source IP, or of its
 additional_info text. Role and IP, lower-cased and joined with a unit separator, are the event's *detail*;
 its additional_info JSON text, lower-cased, is its *info*. Each distinct detail and info of an org is stored
-once, in `audit_search_details` and `audit_search_infos`, and `audit_search_rollup` counts events per (org,
+once, in `audit_search_details` and `audit_search_info_texts`, and `audit_search_rollup` counts events per (org,
 day, key, detail, info). Searching then means matching the few keys and details and the distinct infos (far
 fewer than the events: one info stands for every login with the same details) and summing the rollup rows
-that hold one of them, instead of reading every event.
+that hold one of them, instead of reading every event. `audit_search_detail_rollup` holds the same counts
+without the info, a fraction of the rows, for searches whose words no info holds (an IP, a role).
 
 The dictionaries' texts are stored uncompressed: a substring scan over them is what a search waits for, and
-decompressing FSST strings doubled it. All tables are maintained by `audit_pipeline.derived.rollup` in the
+decompressing FSST strings doubled it. The infos, a million per large org, also carry each text's trigram
+signature (`audit_pipeline.derived.trigram_signature`), so a search reads the texts of the few infos whose
+signature holds the pattern's instead of every text. All tables are maintained by `audit_pipeline.derived.rollup` in the
 same transaction as the daily rollup, from the same grouped count, so they cover exactly the same events.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 import duckdb
 
 from audit_pipeline.derived.report import tables_exist
+from audit_pipeline.derived.trigram_signature import SIGNATURE_COLUMNS, text_signatures
 
 SEARCH_ROLLUP_TABLE = "audit_search_rollup"
+DETAIL_ROLLUP_TABLE = "audit_search_detail_rollup"
 SEPARATOR_SQL = "chr(31)"
+# Earlier layouts of the index, dropped when it is rebuilt.
+RETIRED_TABLES = ("audit_search_infos",)
 
 
 @dataclass(frozen=True)
 class Dictionary:
-    """Distinct lower-cased texts of one org's events, numbered: `id_column` in `table`, `column` in counts."""
+    """Distinct lower-cased texts of one org's events, numbered: `id_column` in `table`, `column` in counts.
+
+    With `signed`, each text also has its trigram signature in `SIGNATURE_COLUMNS`."""
 
     table: str
     id_column: str
     column: str
     text_sql: str
+    signed: bool = False
 
 
 DETAILS = Dictionary(
     "audit_search_details", "detail_id", "detail_text",
     f"lower(concat_ws({SEPARATOR_SQL}, coalesce(user_role, ''), coalesce(source_ip, '')))",
 )
-INFOS = Dictionary("audit_search_infos", "info_id", "info_text", "lower(CAST(additional_info AS VARCHAR))")
+INFOS = Dictionary("audit_search_info_texts", "info_id", "info_text", "lower(CAST(additional_info AS VARCHAR))",
+                   signed=True)
 DICTIONARIES = (DETAILS, INFOS)
-SEARCH_TABLES = (SEARCH_ROLLUP_TABLE, *(dictionary.table for dictionary in DICTIONARIES))
+SEARCH_TABLES = (SEARCH_ROLLUP_TABLE, DETAIL_ROLLUP_TABLE, *(dictionary.table for dictionary in DICTIONARIES))
 COUNTED_TEXT_COLUMNS_SQL = ", ".join(f"{d.text_sql} AS {d.column}" for d in DICTIONARIES)
 """The dictionaries' texts of an event, as columns of the grouped count the rollup update builds."""
 
 
 def rebuild_search_index(connection: duckdb.DuckDBPyConnection, counted: str, keys: str, same_key: str) -> None:
     """Recreate the tables from `counted` (org_id, day, key columns, dictionary texts, events) and `keys`."""
+    for table in RETIRED_TABLES:
+        connection.execute(f"DROP TABLE IF EXISTS {table}")
     for dictionary in DICTIONARIES:
+        signatures = [f"{column} BIGINT NOT NULL," for column in SIGNATURE_COLUMNS] if dictionary.signed else []
         connection.execute(f"""
             CREATE OR REPLACE TABLE {dictionary.table} (
                 {dictionary.id_column} INTEGER NOT NULL,
                 org_id VARCHAR NOT NULL,
+                {' '.join(signatures)}
                 text VARCHAR NOT NULL USING COMPRESSION uncompressed
             )
         """)
         _add_texts(connection, counted, dictionary)
     keyed = _keyed_counts(connection, counted, keys, same_key)
     connection.execute(f"CREATE OR REPLACE TABLE {SEARCH_ROLLUP_TABLE} AS {keyed}")
+    connection.execute(f"CREATE OR REPLACE TABLE {DETAIL_ROLLUP_TABLE} AS {_detail_counts(SEARCH_ROLLUP_TABLE)}")
     _drop_numbered(connection, counted)
 
 
@@ -67,7 +84,13 @@ def append_search_index(connection: duckdb.DuckDBPyConnection, counted: str, key
     """Add the texts `counted` holds that are new to their org, then its counts as new rollup rows."""
     for dictionary in DICTIONARIES:
         _add_texts(connection, counted, dictionary)
-    connection.execute(f"INSERT INTO {SEARCH_ROLLUP_TABLE} {_keyed_counts(connection, counted, keys, same_key)}")
+    keyed = f"{counted}_keyed"
+    connection.execute(f"CREATE OR REPLACE TEMP TABLE {keyed} AS {_keyed_counts(connection, counted, keys, same_key)}")
+    try:
+        connection.execute(f"INSERT INTO {SEARCH_ROLLUP_TABLE} SELECT * FROM {keyed}")
+        connection.execute(f"INSERT INTO {DETAIL_ROLLUP_TABLE} {_detail_counts(keyed)}")
+    finally:
+        connection.execute(f"DROP TABLE IF EXISTS {keyed}")
     _drop_numbered(connection, counted)
 
 
@@ -85,14 +108,31 @@ def search_index_rows(connection: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 def _add_texts(connection: duckdb.DuckDBPyConnection, counted: str, dictionary: Dictionary) -> None:
     table, column = dictionary.table, dictionary.column
-    connection.execute(f"""
-        INSERT INTO {table}
+    new_texts = f"""
         SELECT (SELECT coalesce(max({dictionary.id_column}), 0) FROM {table})
-               + CAST(row_number() OVER (ORDER BY org_id, text) AS INTEGER), org_id, text
+               + CAST(row_number() OVER (ORDER BY org_id, text) AS INTEGER) AS id, org_id, text
         FROM (SELECT DISTINCT c.org_id, c.{column} AS text FROM {counted} c
               ANTI JOIN {table} t ON t.org_id = c.org_id AND t.text = c.{column})
         ORDER BY org_id, text
-    """)
+    """
+    if not dictionary.signed:
+        connection.execute(f"INSERT INTO {table} {new_texts}")
+        return
+    staged = f"{table}_new_{uuid.uuid4().hex}"
+    signatures = f"{staged}_signatures"
+    connection.execute(f"CREATE TEMP TABLE {staged} AS {new_texts}")
+    try:
+        texts = connection.execute(f"SELECT text FROM {staged}").fetch_arrow_table().column("text")
+        connection.register(signatures, text_signatures(texts))
+        # Both sides are read in table order, so POSITIONAL JOIN pairs each text with its own signature.
+        connection.execute(f"""
+            INSERT INTO {table}
+            SELECT n.id, n.org_id, {', '.join(f's.{c}' for c in SIGNATURE_COLUMNS)}, n.text
+            FROM {staged} n POSITIONAL JOIN {signatures} s
+        """)
+    finally:
+        connection.unregister(signatures)
+        connection.execute(f"DROP TABLE IF EXISTS {staged}")
 
 
 def _keyed_counts(connection: duckdb.DuckDBPyConnection, counted: str, keys: str, same_key: str) -> str:
@@ -116,6 +156,14 @@ def _keyed_counts(connection: duckdb.DuckDBPyConnection, counted: str, keys: str
         SELECT c.org_id, c.day, k.key_id, {ids}, c.events
         FROM {source} c JOIN {keys} k ON {same_key}
         ORDER BY c.org_id, c.day, k.key_id
+    """
+
+
+def _detail_counts(search_rollup: str) -> str:
+    """The search rollup's rows summed without their info: what a search matching no info needs to read."""
+    return f"""
+        SELECT org_id, day, key_id, detail_id, CAST(sum(events) AS BIGINT) AS events
+        FROM {search_rollup} GROUP BY ALL ORDER BY org_id, day, key_id
     """
 
 
