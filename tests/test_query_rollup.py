@@ -20,8 +20,13 @@ from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
 from audit_pipeline.derived.rollup import update_daily_rollup
-from audit_pipeline.derived.search_index import SEARCH_ROLLUP_TABLE
-from audit_pipeline.query import LogFilter, count_events, facets, list_events
+from audit_pipeline.derived.search_index import (
+    DETAIL_ROLLUP_TABLE,
+    INFOS,
+    RETIRED_TABLES,
+    SEARCH_ROLLUP_TABLE,
+)
+from audit_pipeline.query import LogFilter, count_events, facets, indexed_search, list_events
 from audit_pipeline.query import logs as query_logs
 from audit_pipeline.query.indexed_search import can_use_index
 from audit_pipeline.query.paging import newest_slice_start
@@ -214,6 +219,51 @@ def test_events_ingested_after_the_rollup_are_counted_from_the_events(tmp_path_f
         assert count_events(current, LogFilter()) == sum(len(batch) for batch in batches)
 
 
+# How the index finds a word's infos: by trigram signature, then the few candidates' texts (the default
+# for these small orgs); every text of the org (as when a signature leaves too many candidates); or only the
+# texts that events of a search's few qualified keys carry, or never narrowed to them.
+INFO_MATCHING = {
+    "signature": {},
+    "every text": {"READ_ALL_TEXTS_AFTER_CANDIDATES": 0},
+    "never narrowed to keys": {"NARROW_TO_KEYS_UP_TO": -1},
+    "always narrowed to keys": {"NARROW_TO_KEYS_UP_TO": 10**9},
+}
+
+
+@pytest.mark.parametrize("matching", INFO_MATCHING)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(flt=filters(), limit=st.integers(0, 30), offset=st.integers(0, 400))
+def test_each_way_of_matching_infos_gives_the_events_answers(homes: Homes, matching: str, flt: LogFilter,
+                                                              limit: int, offset: int) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in INFO_MATCHING[matching].items():
+            patch.setattr(indexed_search, name, value)
+        assert _answers(homes.rolled, flt, limit, offset, 50) == _answers(homes.plain, flt, limit, offset, 50)
+
+
+def test_the_detail_rollup_holds_the_search_rollup_summed_over_infos(homes: Homes) -> None:
+    by_detail = "SELECT org_id, day, key_id, detail_id, sum(events) FROM {} GROUP BY ALL ORDER BY ALL"
+    summed = homes.rolled.execute(by_detail.format(SEARCH_ROLLUP_TABLE)).fetchall()
+    assert summed == homes.rolled.execute(by_detail.format(DETAIL_ROLLUP_TABLE)).fetchall()
+    assert len(summed) > 0
+
+
+def test_a_word_matching_no_info_is_summed_from_the_detail_rollup(homes: Homes) -> None:
+    statements: list[str] = []
+
+    class Recorder:
+        def execute(self, query: str, params: Any = None) -> Any:
+            statements.append(query)
+            return homes.rolled.execute(query, params)
+
+    for word, table in (("10.0.0.1", DETAIL_ROLLUP_TABLE), ("plain", SEARCH_ROLLUP_TABLE)):
+        statements.clear()
+        flt = LogFilter(search=word)
+        assert count_events(Recorder(), flt) == count_events(homes.plain, flt) > 0  # type: ignore[arg-type]
+        summed = [s for s in statements if s.startswith("CREATE TEMP TABLE search_counts_")]
+        assert len(summed) == 1 and f"FROM {table} " in summed[0], word
+
+
 @pytest.mark.parametrize("word", FREE_TEXT_WORDS)
 def test_free_text_over_whole_days_is_answered_by_the_search_rollup(homes: Homes, word: str) -> None:
     for flt in (LogFilter(search=word), LogFilter(search=f'{word} "a"', orgs=("acme", "Acme"),
@@ -230,12 +280,20 @@ def test_the_free_text_words_find_events_in_every_searched_column(homes: Homes) 
     assert count_events(homes.plain, LogFilter(search="nowhere")) == 0
 
 
-def test_a_snapshot_without_the_search_rollup_counts_free_text_in_the_events(
-        tmp_path_factory: pytest.TempPathFactory) -> None:
+# A snapshot from before the search rollup, or whose infos lack signatures (an earlier layout of the index).
+OLDER_INDEXES = {
+    "without the search rollup": f"DROP TABLE {SEARCH_ROLLUP_TABLE}",
+    "with infos of an earlier layout": f"ALTER TABLE {INFOS.table} RENAME TO {RETIRED_TABLES[0]}",
+}
+
+
+@pytest.mark.parametrize("older_index", OLDER_INDEXES)
+def test_a_snapshot_with_an_older_index_counts_free_text_in_the_events_until_rebuilt(
+        tmp_path_factory: pytest.TempPathFactory, older_index: str) -> None:
     paths = Paths(tmp_path_factory.mktemp("older") / "home").ensure()
     _ingest_batches(paths, with_rollup=True, batches=_batches()[:1])
     with writer(paths.database) as connection:
-        connection.execute(f"DROP TABLE {SEARCH_ROLLUP_TABLE}")
+        connection.execute(OLDER_INDEXES[older_index])
         publish_reader_snapshot(connection, paths.database, paths.reader_database)
     with reader(paths.reader_database) as older:
         assert uses_rollup(older, LogFilter(search="admin")) is False
@@ -243,6 +301,8 @@ def test_a_snapshot_without_the_search_rollup_counts_free_text_in_the_events(
         assert count_events(older, LogFilter(search="admin")) > 0
     with writer(paths.database) as connection:
         assert update_daily_rollup(connection).mode == "rebuilt"
+        tables = {row[0] for row in connection.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        assert INFOS.table in tables and not tables & set(RETIRED_TABLES)
         publish_reader_snapshot(connection, paths.database, paths.reader_database)
     with reader(paths.reader_database) as upgraded:
         assert uses_rollup(upgraded, LogFilter(search="admin")) is True

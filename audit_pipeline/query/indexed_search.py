@@ -4,7 +4,8 @@ Each condition means exactly what `audit_pipeline.query.sql.term_condition` mean
 who-and-what columns (user fields, action, log type) are matched in the rollup's keys table with the same
 SQL; its role and IP in the org's distinct details, which hold both lower-cased and joined by a unit
 separator; its additional_info in the org's distinct infos, the lower-cased JSON text, where a term is
-searched in its JSON-escaped form as in the events. Terms with a control character (which could match
+searched in its JSON-escaped form as in the events (reading only the infos whose trigram signature holds the
+term's). Terms with a control character (which could match
 across the separator) are left to the events table, where each column is matched on its own.
 """
 
@@ -17,7 +18,15 @@ from dataclasses import dataclass
 import duckdb
 
 from audit_pipeline.derived.rollup import KEYS_TABLE
-from audit_pipeline.derived.search_index import DETAILS, DICTIONARIES, INFOS, SEARCH_ROLLUP_TABLE, Dictionary
+from audit_pipeline.derived.search_index import (
+    DETAIL_ROLLUP_TABLE,
+    DETAILS,
+    DICTIONARIES,
+    INFOS,
+    SEARCH_ROLLUP_TABLE,
+    Dictionary,
+)
+from audit_pipeline.derived.trigram_signature import SIGNATURE_COLUMNS, pattern_signature
 from audit_pipeline.query.filters import LogFilter
 from audit_pipeline.query.search import SearchTerm, parse_search
 from audit_pipeline.query.sql import (
@@ -31,6 +40,12 @@ from audit_pipeline.query.sql import (
     json_string_body,
     term_condition,
 )
+
+# Fetching a row reads the stored vector (2,048 rows) around it: past this many candidates, which lie spread
+# over the table, reading every text of the org costs about as much. The candidate scan stops there too.
+READ_ALL_TEXTS_AFTER_CANDIDATES = 64
+# Past this many keys meeting a search's qualifiers, looking only at what their events carry saves little.
+NARROW_TO_KEYS_UP_TO = 64
 
 
 def can_use_index(flt: LogFilter) -> bool:
@@ -65,19 +80,21 @@ def indexed_counts(flt: LogFilter, scope: Sql) -> IndexedCounts:
 
     def setup(conn: duckdb.DuckDBPyConnection) -> list[TermReach]:
         terms = parse_search(flt.search)
+        keys = _qualified_keys(conn, terms)
         for dictionary, name in matches.items():
-            _collect(conn, flt, terms, dictionary, name)
+            _collect(conn, flt, terms, dictionary, name, keys)
         reaches = _reaches(conn, terms, matches)
+        # Without an info to match, the rollup summed over infos gives the same counts from far fewer rows.
+        rollup = SEARCH_ROLLUP_TABLE if any(reach.info for reach in reaches) else DETAIL_ROLLUP_TABLE
         if not all(reach.anywhere for reach in reaches):
-            conn.execute(f"CREATE TEMP TABLE {table} AS SELECT org_id, day, key_id, events "
-                         f"FROM {SEARCH_ROLLUP_TABLE} LIMIT 0")
+            conn.execute(f"CREATE TEMP TABLE {table} AS SELECT org_id, day, key_id, events FROM {rollup} LIMIT 0")
             return reaches
         conditions = [_rollup_condition(term, reach, number, matches)
                       for number, (term, reach) in enumerate(zip(terms, reaches, strict=True))]
         where = all_of([scope, *conditions])
         conn.execute(
             f"CREATE TEMP TABLE {table} AS SELECT org_id, day, key_id, sum(events) AS events "
-            f"FROM {SEARCH_ROLLUP_TABLE} WHERE {where.text} GROUP BY ALL",
+            f"FROM {rollup} WHERE {where.text} GROUP BY ALL",
             where.params,
         )
         return reaches
@@ -86,23 +103,93 @@ def indexed_counts(flt: LogFilter, scope: Sql) -> IndexedCounts:
     return IndexedCounts(table, setup, drops)
 
 
+def _qualified_keys(conn: duckdb.DuckDBPyConnection, terms: tuple[SearchTerm, ...]) -> Sql | None:
+    """The keys meeting every qualifier (`user:`, `action:`, `type:`) of a search that also has free text,
+    when they are few; None otherwise.
+
+    Only events of those keys can match the search, so only the details and infos those keys' events carry
+    need reading for its free-text words: for a user's logins, a few hundred infos instead of every one.
+    """
+    qualifiers = [term_condition(term) for term in terms if term.field != "any"]
+    if not qualifiers or all(term.field != "any" for term in terms):
+        return None
+    condition = all_of(qualifiers)
+    row = conn.execute(f"SELECT count(*) FROM {KEYS_TABLE} WHERE {condition.text}", condition.params).fetchone()
+    if row is None or row[0] > NARROW_TO_KEYS_UP_TO:
+        return None
+    return Sql(f"key_id IN (SELECT key_id FROM {KEYS_TABLE} WHERE {condition.text})", condition.params)
+
+
 def _collect(
     conn: duckdb.DuckDBPyConnection, flt: LogFilter, terms: tuple[SearchTerm, ...], dictionary: Dictionary,
-    matches: str,
+    matches: str, keys: Sql | None,
 ) -> None:
-    """Fill `matches` (term, id): for the n-th term, if free text, the org's dictionary entries holding it."""
+    """Fill `matches` (term, id): for the n-th term, if free text, the org's dictionary entries holding it.
+
+    With `keys`, only the entries that events of those keys carry are looked at.
+    """
+    free_text = [(number, term) for number, term in enumerate(terms) if term.field == "any"]
     orgs = [Sql(f"org_id IN ({', '.join('?' for _ in flt.orgs)})", flt.orgs)] if flt.orgs else []
-    # The infos hold additional_info's JSON text, where a quote or backslash in a value is escaped.
-    written = json_string_body if dictionary is INFOS else str
-    collected = [(number, all_of([*orgs, Sql("contains(text, lower(?))", (written(term.text),))]))
-                 for number, term in enumerate(terms) if term.field == "any"]
-    if not collected:
+    carried = [_carried_by(dictionary, orgs, keys)] if keys is not None else []
+    patterns = _patterns(conn, [term for _, term in free_text], dictionary) if free_text else []
+    selects = [select for (number, _), pattern in zip(free_text, patterns, strict=True)
+               if (select := _entries_holding(conn, dictionary, number, pattern, [*orgs, *carried],
+                                              by_signature=dictionary.signed and not carried)) is not None]
+    if not selects:
         conn.execute(f"CREATE TEMP TABLE {matches} (term INTEGER, id INTEGER)")
         return
-    selects = [f"SELECT {number} AS term, {dictionary.id_column} AS id FROM {dictionary.table} WHERE {where.text}"
-               for number, where in collected]
-    conn.execute(f"CREATE TEMP TABLE {matches} AS {' UNION ALL '.join(selects)}",
-                 tuple(value for _, where in collected for value in where.params))
+    conn.execute(f"CREATE TEMP TABLE {matches} AS {' UNION ALL '.join(select.text for select in selects)}",
+                 tuple(value for select in selects for value in select.params))
+
+
+def _carried_by(dictionary: Dictionary, orgs: list[Sql], keys: Sql) -> Sql:
+    """The dictionary's entries that some counted event of `keys` carries (on any day)."""
+    rollup = SEARCH_ROLLUP_TABLE if dictionary is INFOS else DETAIL_ROLLUP_TABLE
+    where = all_of([*orgs, keys])
+    return Sql(f"{dictionary.id_column} IN (SELECT {dictionary.id_column} FROM {rollup} WHERE {where.text})",
+               where.params)
+
+
+def _patterns(conn: duckdb.DuckDBPyConnection, terms: list[SearchTerm], dictionary: Dictionary) -> list[str]:
+    """The terms as the dictionary's texts hold them: lower-cased by DuckDB, JSON-escaped for the infos.
+
+    The infos hold additional_info's JSON text, where a quote or backslash in a value is escaped.
+    """
+    written = json_string_body if dictionary is INFOS else str
+    row = conn.execute(f"SELECT [{', '.join('lower(?)' for _ in terms)}]",
+                       tuple(written(term.text) for term in terms)).fetchone()
+    if row is None:
+        raise RuntimeError("a SELECT without FROM returned no row")
+    return [str(pattern) for pattern in row[0]]
+
+
+def _entries_holding(
+    conn: duckdb.DuckDBPyConnection, dictionary: Dictionary, number: int, pattern: str, scope: list[Sql], *,
+    by_signature: bool,
+) -> Sql | None:
+    """`SELECT number AS term, id` of the entries of `scope` whose text contains `pattern`; None when none can.
+
+    `by_signature` (a signed dictionary), the rows whose trigram signature holds the pattern's are found first (reading
+    only the signature words the pattern sets), and only their texts are read, unless there are so many
+    that reading them one by one would cost as much as reading every text.
+    """
+    select = f"SELECT {number} AS term, {dictionary.id_column} AS id FROM {dictionary.table} WHERE "
+    signature = pattern_signature(pattern) if by_signature else (0,) * len(SIGNATURE_COLUMNS)
+    words = [Sql(f"({column} & ?) = ?", (word, word))
+             for column, word in zip(SIGNATURE_COLUMNS, signature, strict=True) if word]
+    if words:
+        candidates = all_of([*scope, *words])
+        row = conn.execute(
+            f"SELECT list(rowid) FROM (SELECT rowid FROM {dictionary.table} WHERE {candidates.text} LIMIT ?)",
+            (*candidates.params, READ_ALL_TEXTS_AFTER_CANDIDATES + 1),
+        ).fetchone()
+        rows = row[0] if row is not None and row[0] is not None else []
+        if not rows:
+            return None
+        if len(rows) <= READ_ALL_TEXTS_AFTER_CANDIDATES:
+            return Sql(f"{select}rowid IN (SELECT unnest(?::BIGINT[])) AND contains(text, ?)", (rows, pattern))
+    where = all_of([*scope, Sql("contains(text, ?)", (pattern,))])
+    return Sql(select + where.text, where.params)
 
 
 def _reaches(
