@@ -108,12 +108,15 @@ def search_index_rows(connection: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 def _add_texts(connection: duckdb.DuckDBPyConnection, counted: str, dictionary: Dictionary) -> None:
     table, column = dictionary.table, dictionary.column
+    # In hash order, texts alike (and so a signature's false candidates) are spread over the table rather than
+    # sorted next to each other: a candidate scan that stops at its limit then stops early.
+    order = "org_id, hash(text), text"
     new_texts = f"""
         SELECT (SELECT coalesce(max({dictionary.id_column}), 0) FROM {table})
-               + CAST(row_number() OVER (ORDER BY org_id, text) AS INTEGER) AS id, org_id, text
+               + CAST(row_number() OVER (ORDER BY {order}) AS INTEGER) AS id, org_id, text
         FROM (SELECT DISTINCT c.org_id, c.{column} AS text FROM {counted} c
               ANTI JOIN {table} t ON t.org_id = c.org_id AND t.text = c.{column})
-        ORDER BY org_id, text
+        ORDER BY {order}
     """
     if not dictionary.signed:
         connection.execute(f"INSERT INTO {table} {new_texts}")
