@@ -220,13 +220,10 @@ def test_events_ingested_after_the_rollup_are_counted_from_the_events(tmp_path_f
 
 
 # How the index finds a word's infos: by trigram signature, then the few candidates' texts (the default
-# for these small orgs); every text of the org (as when a signature leaves too many candidates); or only the
-# texts that events of a search's few qualified keys carry, or never narrowed to them.
+# for these small orgs), or every text of the org (as when a signature leaves too many candidates).
 INFO_MATCHING = {
     "signature": {},
     "every text": {"READ_ALL_TEXTS_AFTER_CANDIDATES": 0},
-    "never narrowed to keys": {"NARROW_TO_KEYS_UP_TO": -1},
-    "always narrowed to keys": {"NARROW_TO_KEYS_UP_TO": 10**9},
 }
 
 

@@ -44,8 +44,6 @@ from audit_pipeline.query.sql import (
 # Fetching a row reads the stored vector (2,048 rows) around it: past this many candidates, which lie spread
 # over the table, reading every text of the org costs about as much. The candidate scan stops there too.
 READ_ALL_TEXTS_AFTER_CANDIDATES = 64
-# Past this many keys meeting a search's qualifiers, looking only at what their events carry saves little.
-NARROW_TO_KEYS_UP_TO = 64
 
 
 def can_use_index(flt: LogFilter) -> bool:
@@ -80,9 +78,8 @@ def indexed_counts(flt: LogFilter, scope: Sql) -> IndexedCounts:
 
     def setup(conn: duckdb.DuckDBPyConnection) -> list[TermReach]:
         terms = parse_search(flt.search)
-        keys = _qualified_keys(conn, terms)
         for dictionary, name in matches.items():
-            _collect(conn, flt, terms, dictionary, name, keys)
+            _collect(conn, flt, terms, dictionary, name)
         reaches = _reaches(conn, terms, matches)
         # Without an info to match, the rollup summed over infos gives the same counts from far fewer rows.
         rollup = SEARCH_ROLLUP_TABLE if any(reach.info for reach in reaches) else DETAIL_ROLLUP_TABLE
@@ -103,51 +100,21 @@ def indexed_counts(flt: LogFilter, scope: Sql) -> IndexedCounts:
     return IndexedCounts(table, setup, drops)
 
 
-def _qualified_keys(conn: duckdb.DuckDBPyConnection, terms: tuple[SearchTerm, ...]) -> Sql | None:
-    """The keys meeting every qualifier (`user:`, `action:`, `type:`) of a search that also has free text,
-    when they are few; None otherwise.
-
-    Only events of those keys can match the search, so only the details and infos those keys' events carry
-    need reading for its free-text words: for a user's logins, a few hundred infos instead of every one.
-    """
-    qualifiers = [term_condition(term) for term in terms if term.field != "any"]
-    if not qualifiers or all(term.field != "any" for term in terms):
-        return None
-    condition = all_of(qualifiers)
-    row = conn.execute(f"SELECT count(*) FROM {KEYS_TABLE} WHERE {condition.text}", condition.params).fetchone()
-    if row is None or row[0] > NARROW_TO_KEYS_UP_TO:
-        return None
-    return Sql(f"key_id IN (SELECT key_id FROM {KEYS_TABLE} WHERE {condition.text})", condition.params)
-
-
 def _collect(
     conn: duckdb.DuckDBPyConnection, flt: LogFilter, terms: tuple[SearchTerm, ...], dictionary: Dictionary,
-    matches: str, keys: Sql | None,
+    matches: str,
 ) -> None:
-    """Fill `matches` (term, id): for the n-th term, if free text, the org's dictionary entries holding it.
-
-    With `keys`, only the entries that events of those keys carry are looked at.
-    """
+    """Fill `matches` (term, id): for the n-th term, if free text, the org's dictionary entries holding it."""
     free_text = [(number, term) for number, term in enumerate(terms) if term.field == "any"]
     orgs = [Sql(f"org_id IN ({', '.join('?' for _ in flt.orgs)})", flt.orgs)] if flt.orgs else []
-    carried = [_carried_by(dictionary, orgs, keys)] if keys is not None else []
     patterns = _patterns(conn, [term for _, term in free_text], dictionary) if free_text else []
     selects = [select for (number, _), pattern in zip(free_text, patterns, strict=True)
-               if (select := _entries_holding(conn, dictionary, number, pattern, [*orgs, *carried],
-                                              by_signature=dictionary.signed and not carried)) is not None]
+               if (select := _entries_holding(conn, dictionary, number, pattern, orgs)) is not None]
     if not selects:
         conn.execute(f"CREATE TEMP TABLE {matches} (term INTEGER, id INTEGER)")
         return
     conn.execute(f"CREATE TEMP TABLE {matches} AS {' UNION ALL '.join(select.text for select in selects)}",
                  tuple(value for select in selects for value in select.params))
-
-
-def _carried_by(dictionary: Dictionary, orgs: list[Sql], keys: Sql) -> Sql:
-    """The dictionary's entries that some counted event of `keys` carries (on any day)."""
-    rollup = SEARCH_ROLLUP_TABLE if dictionary is INFOS else DETAIL_ROLLUP_TABLE
-    where = all_of([*orgs, keys])
-    return Sql(f"{dictionary.id_column} IN (SELECT {dictionary.id_column} FROM {rollup} WHERE {where.text})",
-               where.params)
 
 
 def _patterns(conn: duckdb.DuckDBPyConnection, terms: list[SearchTerm], dictionary: Dictionary) -> list[str]:
@@ -164,21 +131,20 @@ def _patterns(conn: duckdb.DuckDBPyConnection, terms: list[SearchTerm], dictiona
 
 
 def _entries_holding(
-    conn: duckdb.DuckDBPyConnection, dictionary: Dictionary, number: int, pattern: str, scope: list[Sql], *,
-    by_signature: bool,
+    conn: duckdb.DuckDBPyConnection, dictionary: Dictionary, number: int, pattern: str, orgs: list[Sql]
 ) -> Sql | None:
-    """`SELECT number AS term, id` of the entries of `scope` whose text contains `pattern`; None when none can.
+    """`SELECT number AS term, id` of the org's entries whose text contains `pattern`; None when none can.
 
-    `by_signature` (a signed dictionary), the rows whose trigram signature holds the pattern's are found first (reading
+    In a signed dictionary, the rows whose trigram signature holds the pattern's are found first (reading
     only the signature words the pattern sets), and only their texts are read, unless there are so many
     that reading them one by one would cost as much as reading every text.
     """
     select = f"SELECT {number} AS term, {dictionary.id_column} AS id FROM {dictionary.table} WHERE "
-    signature = pattern_signature(pattern) if by_signature else (0,) * len(SIGNATURE_COLUMNS)
+    signature = pattern_signature(pattern) if dictionary.signed else (0,) * len(SIGNATURE_COLUMNS)
     words = [Sql(f"({column} & ?) = ?", (word, word))
              for column, word in zip(SIGNATURE_COLUMNS, signature, strict=True) if word]
     if words:
-        candidates = all_of([*scope, *words])
+        candidates = all_of([*orgs, *words])
         row = conn.execute(
             f"SELECT list(rowid) FROM (SELECT rowid FROM {dictionary.table} WHERE {candidates.text} LIMIT ?)",
             (*candidates.params, READ_ALL_TEXTS_AFTER_CANDIDATES + 1),
@@ -188,7 +154,7 @@ def _entries_holding(
             return None
         if len(rows) <= READ_ALL_TEXTS_AFTER_CANDIDATES:
             return Sql(f"{select}rowid IN (SELECT unnest(?::BIGINT[])) AND contains(text, ?)", (rows, pattern))
-    where = all_of([*scope, Sql("contains(text, ?)", (pattern,))])
+    where = all_of([*orgs, Sql("contains(text, ?)", (pattern,))])
     return Sql(select + where.text, where.params)
 
 
