@@ -78,9 +78,11 @@ def indexed_counts(flt: LogFilter, scope: Sql) -> IndexedCounts:
 
     def setup(conn: duckdb.DuckDBPyConnection) -> list[TermReach]:
         terms = parse_search(flt.search)
-        for dictionary, name in matches.items():
-            _collect(conn, flt, terms, dictionary, name)
-        reaches = _reaches(conn, terms, matches)
+        words = _read_words(conn, terms)
+        found = {dictionary: _collect(conn, flt, words.patterns[dictionary], dictionary, name)
+                 for dictionary, name in matches.items()}
+        reaches = [TermReach(who_and_what=in_keys, role_or_ip=number in found[DETAILS], info=number in found[INFOS])
+                   for number, in_keys in enumerate(words.in_keys)]
         # Without an info to match, the rollup summed over infos gives the same counts from far fewer rows.
         rollup = SEARCH_ROLLUP_TABLE if any(reach.info for reach in reaches) else DETAIL_ROLLUP_TABLE
         if not all(reach.anywhere for reach in reaches):
@@ -100,34 +102,57 @@ def indexed_counts(flt: LogFilter, scope: Sql) -> IndexedCounts:
     return IndexedCounts(table, setup, drops)
 
 
-def _collect(
-    conn: duckdb.DuckDBPyConnection, flt: LogFilter, terms: tuple[SearchTerm, ...], dictionary: Dictionary,
-    matches: str,
-) -> None:
-    """Fill `matches` (term, id): for the n-th term, if free text, the org's dictionary entries holding it."""
-    free_text = [(number, term) for number, term in enumerate(terms) if term.field == "any"]
-    orgs = [Sql(f"org_id IN ({', '.join('?' for _ in flt.orgs)})", flt.orgs)] if flt.orgs else []
-    patterns = _patterns(conn, [term for _, term in free_text], dictionary) if free_text else []
-    selects = [select for (number, _), pattern in zip(free_text, patterns, strict=True)
-               if (select := _entries_holding(conn, dictionary, number, pattern, orgs)) is not None]
-    if not selects:
-        conn.execute(f"CREATE TEMP TABLE {matches} (term INTEGER, id INTEGER)")
-        return
-    conn.execute(f"CREATE TEMP TABLE {matches} AS {' UNION ALL '.join(select.text for select in selects)}",
-                 tuple(value for select in selects for value in select.params))
+@dataclass(frozen=True)
+class _Words:
+    """Per dictionary, each free-text term's pattern (by term number); per term, whether some key holds it."""
+
+    patterns: dict[Dictionary, dict[int, str]]
+    in_keys: list[bool]
 
 
-def _patterns(conn: duckdb.DuckDBPyConnection, terms: list[SearchTerm], dictionary: Dictionary) -> list[str]:
-    """The terms as the dictionary's texts hold them: lower-cased by DuckDB, JSON-escaped for the infos.
-
-    The infos hold additional_info's JSON text, where a quote or backslash in a value is escaped.
-    """
-    written = json_string_body if dictionary is INFOS else str
-    row = conn.execute(f"SELECT [{', '.join('lower(?)' for _ in terms)}]",
-                       tuple(written(term.text) for term in terms)).fetchone()
+def _read_words(conn: duckdb.DuckDBPyConnection, terms: tuple[SearchTerm, ...]) -> _Words:
+    """In one statement: the free-text terms as each dictionary holds them (lower-cased by DuckDB, and
+    JSON-escaped for the infos, whose additional_info text escapes a value's quotes and backslashes), and
+    for every term whether some key meets it."""
+    free_text = [number for number, term in enumerate(terms) if term.field == "any"]
+    written: dict[Dictionary, Callable[[str], str]] = {DETAILS: str, INFOS: json_string_body}
+    lists = [f"[{', '.join('lower(?)' for _ in free_text)}]" for _ in written] if free_text else []
+    on_keys = [_on_keys(term) for term in terms]
+    some_key = [f"EXISTS (SELECT 1 FROM {KEYS_TABLE} WHERE {condition.text})" for condition in on_keys]
+    params = [write(terms[number].text) for write in written.values() for number in free_text] if free_text else []
+    row = conn.execute(f"SELECT {', '.join([*lists, *some_key])}",
+                       (*params, *(value for condition in on_keys for value in condition.params))).fetchone()
     if row is None:
         raise RuntimeError("a SELECT without FROM returned no row")
-    return [str(pattern) for pattern in row[0]]
+    patterns = {dictionary: dict(zip(free_text, row[index], strict=True)) if free_text else {}
+                for index, dictionary in enumerate(written)}
+    return _Words(patterns, [bool(value) for value in row[len(lists):]])
+
+
+def _collect(
+    conn: duckdb.DuckDBPyConnection, flt: LogFilter, patterns: dict[int, str], dictionary: Dictionary,
+    matches: str,
+) -> set[int]:
+    """Fill `matches` (term, id) with the org's dictionary entries holding each term's pattern.
+
+    Returns the numbers of the terms some entry holds (each term's rows are added by their own statement,
+    whose count says so).
+    """
+    orgs = [Sql(f"org_id IN ({', '.join('?' for _ in flt.orgs)})", flt.orgs)] if flt.orgs else []
+    found: set[int] = set()
+    created = False
+    for number, pattern in patterns.items():
+        select = _entries_holding(conn, dictionary, number, pattern, orgs)
+        if select is None:
+            continue
+        statement = f"INSERT INTO {matches} " if created else f"CREATE TEMP TABLE {matches} AS "
+        row = conn.execute(statement + select.text, select.params).fetchone()
+        created = True
+        if row is not None and row[0]:
+            found.add(number)
+    if not created:
+        conn.execute(f"CREATE TEMP TABLE {matches} (term INTEGER, id INTEGER)")
+    return found
 
 
 def _entries_holding(
@@ -156,22 +181,6 @@ def _entries_holding(
             return Sql(f"{select}rowid IN (SELECT unnest(?::BIGINT[])) AND contains(text, ?)", (rows, pattern))
     where = all_of([*orgs, Sql("contains(text, ?)", (pattern,))])
     return Sql(select + where.text, where.params)
-
-
-def _reaches(
-    conn: duckdb.DuckDBPyConnection, terms: tuple[SearchTerm, ...], matches: dict[Dictionary, str]
-) -> list[TermReach]:
-    """Per term, in one statement: whether some key, some detail and some info hold it."""
-    found = [f"(SELECT list(DISTINCT term) FROM {matches[dictionary]})" for dictionary in (DETAILS, INFOS)]
-    on_keys = [_on_keys(term) for term in terms]
-    some_key = [f"EXISTS (SELECT 1 FROM {KEYS_TABLE} WHERE {condition.text})" for condition in on_keys]
-    row = conn.execute(f"SELECT {', '.join([*found, *some_key])}",
-                       tuple(value for condition in on_keys for value in condition.params)).fetchone()
-    if row is None:
-        raise RuntimeError("a SELECT without FROM returned no row")
-    in_details, in_infos = set(row[0] or ()), set(row[1] or ())
-    return [TermReach(who_and_what=bool(row[2 + number]), role_or_ip=number in in_details, info=number in in_infos)
-            for number in range(len(terms))]
 
 
 def _on_keys(term: SearchTerm) -> Sql:
