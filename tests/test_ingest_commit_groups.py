@@ -28,23 +28,23 @@ def stored_events(paths: Paths) -> list[tuple[object, ...]]:
 def test_a_failure_in_a_group_keeps_its_files_for_the_rerun(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
     land_files(paths, files=5, per_file=3)
     monkeypatch.setattr(ingest, "GROUP_RECORDS", 6)
-    real = ingest._ingest_lines
+    real = ingest._stage_lines
     calls = 0
 
-    def failing_on_the_fourth_file(connection: object, lines: pa.Table, batch_id: str, name: str) -> object:
+    def failing_on_the_fourth_file(connection: object, lines: pa.Table, *, first: bool) -> None:
         nonlocal calls
         calls += 1
         if calls == 4:
             raise OSError("disk went away")
-        return real(connection, lines, batch_id, name)  # type: ignore[arg-type]
+        real(connection, lines, first=first)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(ingest, "_ingest_lines", failing_on_the_fourth_file)
+    monkeypatch.setattr(ingest, "_stage_lines", failing_on_the_fourth_file)
     with pytest.raises(OSError, match="disk went away"):
         ingest_now(paths)
     # Files 0 and 1 made a full group and were committed and archived; 2 and 3 were rolled back with the failure.
     assert sorted(p.name for p in paths.landing.iterdir()) == ["2.jsonl", "3.jsonl", "4.jsonl"]
 
-    monkeypatch.setattr(ingest, "_ingest_lines", real)
+    monkeypatch.setattr(ingest, "_stage_lines", real)
     counts = ingest_now(paths)
     assert (counts.files, counts.ingested, counts.duplicates) == (3, 9, 0)
     rows = stored_events(paths)

@@ -24,13 +24,13 @@ import duckdb
 import pyarrow as pa
 
 from audit_pipeline.hashing import file_sha256
-from audit_pipeline.storage.landing_files import LandingFile, is_landing_file, read_ahead
+from audit_pipeline.storage.landing_files import RAW_LINES_SCHEMA, LandingFile, is_landing_file, read_ahead
 from audit_pipeline.storage.validation import staged_records_sql
 
 GROUP_RECORDS = 500_000
 
 JSON_ARRAY_ELEMENTS_SQL = """
-    SELECT idx AS line_no, encode(elem::VARCHAR) AS raw
+    SELECT ? + idx AS line_no, encode(elem::VARCHAR) AS raw
     FROM (SELECT unnest(range(1, json_array_length(doc)::BIGINT + 1)) AS idx,
                  unnest(json_extract(doc, '$[*]')) AS elem
           FROM (SELECT decode(raw)::JSON AS doc FROM document))
@@ -100,24 +100,26 @@ def ingest_files(
     batch_id = uuid.uuid4().hex
     started = datetime.now(UTC)
     total = IngestCounts()
-    group = _CommitGroup(connection)
+    group = _CommitGroup(connection, batch_id, landing, archive, progress, total)
     try:
         # Reading, hashing and splitting the next file overlaps with DuckDB working on the current one.
-        for opened in read_ahead(map(_open, paths)):
-            path = opened.path
-            group.begin()
-            already = connection.execute(
+        for opened in read_ahead(map(_open, paths, itertools.count())):
+            pending = _PendingFile(opened, _display_name(opened.path, landing))
+            if group.holds(opened.sha256) or connection.execute(
                 "SELECT 1 FROM ingested_files WHERE file_sha256 = ?", [opened.sha256]
-            ).fetchone()
-            if already:
-                total.files_skipped += 1
+            ).fetchone():
+                group.skip(pending)
             else:
-                counts = _ingest_one_file(connection, group, opened, batch_id, _display_name(path, landing))
-                total.files += 1
-                total.add(counts)
-            group.after_commit(_archive_and_report(path, landing, archive, batch_id, progress, total))
-            group.commit_if_full()
-        group.commit()
+                for lines in read_ahead(opened.chunks):
+                    # A large file may commit between its chunks; the file itself is recorded with its last chunk.
+                    group.store_if_full()
+                    if opened.landing_file.is_json_array:
+                        _stage_json_array(group, pending, lines)
+                    else:
+                        group.stage(pending, lines)
+                group.finish(pending)
+            group.store_if_full()
+        group.store()
     except BaseException:
         group.rollback()
         raise
@@ -129,42 +131,113 @@ def ingest_files(
     return total
 
 
-class _CommitGroup:
-    """One transaction over several files, committed once it holds about `GROUP_RECORDS` records; the actions
-    that must wait for the commit (archiving a file, reporting progress) run right after it."""
+# Lines of several files are validated into one table: a staged line_no is the file's number in the run shifted
+# left by FILE_NUMBER_SHIFT bits plus the line's number in its file, so its order is file order, then line order.
+FILE_NUMBER_SHIFT = 36
+LINE_NUMBER_MASK = (1 << FILE_NUMBER_SHIFT) - 1
 
-    def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
+
+@dataclass
+class _OpenedFile:
+    """A landing file with its SHA-256 and its first chunk of lines already read."""
+
+    path: Path
+    sha256: str
+    number: int
+    landing_file: LandingFile
+    chunks: Iterator[pa.Table]
+
+
+@dataclass
+class _PendingFile:
+    """A file being ingested: its counts add up over the groups its chunks are stored in."""
+
+    opened: _OpenedFile
+    name: str
+    counts: IngestCounts = field(default_factory=IngestCounts)
+
+
+class _CommitGroup:
+    """Files stored and committed together once they hold about `GROUP_RECORDS` records.
+
+    Each chunk of lines is validated as it arrives, into one table for the whole group; the duplicate check,
+    the insert into `events` and the quarantine then run once per group, so DuckDB writes whole row groups in
+    one statement. The actions that must wait for the commit (archiving a file, reporting progress) run right
+    after it.
+    """
+
+    def __init__(
+        self, connection: duckdb.DuckDBPyConnection, batch_id: str, landing: Path, archive: Path,
+        progress: ProgressCallback | None, total: IngestCounts,
+    ) -> None:
         self.connection = connection
+        self.batch_id = batch_id
+        self.landing = landing
+        self.archive = archive
+        self.progress = progress
+        self.total = total
         self.is_open = False
+        self._reset()
+
+    def _reset(self) -> None:
         self.records = 0
-        self.pending: list[Callable[[], None]] = []
+        self.chunks: list[pa.Table] = []
+        self.staged: dict[int, _PendingFile] = {}
+        self.done: list[tuple[_PendingFile, bool]] = []
+        self.sha256s: set[str] = set()
 
     def begin(self) -> None:
         if not self.is_open:
             self.connection.execute("BEGIN")
             self.is_open = True
 
-    def added(self, records: int) -> None:
-        self.records += records
+    def holds(self, sha256: str) -> bool:
+        """Whether a file with this content is already part of the group (its row is written at the commit)."""
+        return sha256 in self.sha256s
 
-    def after_commit(self, action: Callable[[], None]) -> None:
-        self.pending.append(action)
+    def stage(self, file: _PendingFile, lines: pa.Table) -> None:
+        self.begin()
+        _stage_lines(self.connection, lines, first=not self.chunks)
+        self.chunks.append(lines)
+        self.records += lines.num_rows
+        self.staged[file.opened.number] = file
 
-    def commit_if_full(self) -> None:
+    def finish(self, file: _PendingFile) -> None:
+        self.done.append((file, True))
+        self.sha256s.add(file.opened.sha256)
+
+    def skip(self, file: _PendingFile) -> None:
+        self.done.append((file, False))
+
+    def store_if_full(self) -> None:
         if self.records >= GROUP_RECORDS:
-            self.commit()
+            self.store()
 
-    def commit(self) -> None:
+    def store(self) -> None:
+        """Store the staged lines, record the finished files, commit, then archive them."""
+        if self.chunks:
+            for number, counts in _store_staged(self.connection, self.chunks, self.staged, self.batch_id).items():
+                self.staged[number].counts.add(counts)
+        actions = []
+        for file, ingested in self.done:
+            if ingested:
+                self.begin()
+                _record_file(self.connection, file, self.batch_id)
+                self.total.files += 1
+                self.total.add(file.counts)
+            else:
+                self.total.files_skipped += 1
+            actions.append(_archive_and_report(
+                file.opened.path, self.landing, self.archive, self.batch_id, self.progress, self.total))
         if self.is_open:
             self.connection.execute("COMMIT")
             self.is_open = False
-        self.records = 0
-        actions, self.pending = self.pending, []
+        self._reset()
         for action in actions:
             action()
 
     def rollback(self) -> None:
-        self.pending = []
+        self._reset()
         if self.is_open:
             self.is_open = False
             self.connection.execute("ROLLBACK")
@@ -201,77 +274,53 @@ def _archive(path: Path, landing: Path, archive: Path, batch_id: str) -> None:
     shutil.move(str(path), target)
 
 
-@dataclass
-class _OpenedFile:
-    """A landing file with its SHA-256 and its first chunk of lines already read."""
-
-    path: Path
-    sha256: str
-    landing_file: LandingFile
-    chunks: Iterator[pa.Table]
-
-
-def _open(path: Path) -> _OpenedFile:
-    landing_file = LandingFile(path)
+def _open(path: Path, number: int) -> _OpenedFile:
+    landing_file = LandingFile(path, line_base=number << FILE_NUMBER_SHIFT)
     batches = landing_file.batches()
     first = next(batches, None)
     chunks = itertools.chain([] if first is None else [first], batches)
-    return _OpenedFile(path, file_sha256(path), landing_file, chunks)
+    return _OpenedFile(path, file_sha256(path), number, landing_file, chunks)
 
 
-def _ingest_one_file(
-    connection: duckdb.DuckDBPyConnection, group: _CommitGroup, opened: _OpenedFile, batch_id: str, name: str
-) -> IngestCounts:
-    path, sha256, landing_file = opened.path, opened.sha256, opened.landing_file
-    counts = IngestCounts()
-    for index, lines in enumerate(read_ahead(opened.chunks)):
-        if index:
-            # A large file may commit between its chunks; the file itself is recorded with its last chunk.
-            group.commit_if_full()
-            group.begin()
-        if landing_file.is_json_array:
-            chunk = _ingest_json_array(connection, group, lines, batch_id, name)
-        else:
-            chunk = _ingest_lines(connection, lines, batch_id, name)
-        counts.add(chunk)
-        group.added(chunk.records)
-    for problem in landing_file.problems:
-        _quarantine_file_problem(connection, batch_id, name, problem.reason_code, problem.reason,
+def _record_file(connection: duckdb.DuckDBPyConnection, file: _PendingFile, batch_id: str) -> None:
+    """Quarantine what was wrong with the file as a whole and record the file as ingested."""
+    counts = file.counts
+    for problem in file.opened.landing_file.problems:
+        _quarantine_file_problem(connection, batch_id, file.name, problem.reason_code, problem.reason,
                                  problem.line_number, problem.raw)
         counts.quarantined += 1
         counts.quarantine_reasons[problem.reason_code] = counts.quarantine_reasons.get(problem.reason_code, 0) + 1
     connection.execute(
         "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())",
-        [sha256, name, path.stat().st_size, counts.records, counts.ingested, counts.duplicates,
-         counts.quarantined, batch_id],
+        [file.opened.sha256, file.name, file.opened.path.stat().st_size, counts.records, counts.ingested,
+         counts.duplicates, counts.quarantined, batch_id],
     )
-    return counts
 
 
-def _ingest_json_array(
-    connection: duckdb.DuckDBPyConnection, group: _CommitGroup, document: pa.Table, batch_id: str, name: str
-) -> IngestCounts:
-    # A failed statement would abort the open transaction: the group commits first, the document is parsed
-    # outside any transaction, and a new group begins for what follows.
-    group.commit()
+def _stage_json_array(group: _CommitGroup, file: _PendingFile, document: pa.Table) -> None:
+    # A failed statement would abort the open transaction: the group is stored first and the document is
+    # parsed outside any transaction.
+    group.store()
+    connection = group.connection
     connection.register("document", document)
     try:
-        elements = connection.execute(JSON_ARRAY_ELEMENTS_SQL).fetch_arrow_table()
+        elements = connection.execute(
+            JSON_ARRAY_ELEMENTS_SQL, [file.opened.number << FILE_NUMBER_SHIFT]
+        ).fetch_arrow_table()
     except duckdb.Error as error:
         raw = document.column("raw")[0].as_py()
-        counts = IngestCounts(records=1, quarantined=1, quarantine_reasons={"malformed_json_array": 1})
+        file.counts.add(IngestCounts(records=1, quarantined=1, quarantine_reasons={"malformed_json_array": 1}))
         group.begin()
         _quarantine_file_problem(
-            connection, batch_id, name, "malformed_json_array",
+            connection, group.batch_id, file.name, "malformed_json_array",
             f"the file starts with '[' but is not a valid JSON array ({str(error).splitlines()[0]}); "
             "the whole file is kept in the archive folder",
             1, raw[:1024 * 1024],
         )
-        return counts
+        return
     finally:
         connection.unregister("document")
-    group.begin()
-    return _ingest_lines(connection, elements, batch_id, name)
+    group.stage(file, elements.cast(RAW_LINES_SCHEMA))
 
 
 def _quarantine_file_problem(
@@ -284,14 +333,15 @@ def _quarantine_file_problem(
     )
 
 
-# Kept per chunk: the validated records; `raw` only for rejected lines (a conflict's raw comes from the lines).
-STAGE_RECORDS_SQL = f"""
-    CREATE OR REPLACE TEMP TABLE staged_records AS
+# Kept per group: the validated records; `raw` only for rejected lines (a conflict's raw comes from the lines).
+VALIDATED_LINES_SQL = f"""
     SELECT * REPLACE (CASE WHEN reason_code IS NOT NULL THEN raw END AS raw)
     FROM ({staged_records_sql()})
 """
+STAGE_RECORDS_SQL = f"CREATE OR REPLACE TEMP TABLE staged_records AS {VALIDATED_LINES_SQL}"
+APPEND_RECORDS_SQL = f"INSERT INTO staged_records {VALIDATED_LINES_SQL}"
 
-# One row per (org_id, event_id) of the chunk's valid records: its first line and that line's hash, the stored
+# One row per (org_id, event_id) of the group's valid records: its first line and that line's hash, the stored
 # event with the same key if any, and for a key seen for the first time the ingest_seq its first line gets.
 # Narrow on purpose: the wide records never pass through a window or a sort.
 STAGE_KEYS_SQL = """
@@ -313,80 +363,174 @@ STAGE_KEYS_SQL = """
     FROM keyed k LEFT JOIN existing x ON x.org_id = k.org_id AND x.event_id = k.event_id
 """
 
-# A new event is the first line of a key nobody stored before.
-INSERT_NEW_EVENTS_SQL = """
+# The name of a staged line's file, from the list of the group's file names (parameters: the list, then the
+# number of its first file).
+_FILE_NAME = f"list_extract(?::VARCHAR[], (line_no >> {FILE_NUMBER_SHIFT}) - ? + 1)"
+_LINE_NUMBER = f"(line_no & {LINE_NUMBER_MASK})"
+
+# A new event is the first line of a key nobody stored before. Rows must reach the table in ingest_seq order,
+# and DuckDB keeps the order of a join's output only within each of its parallel parts: hence the ORDER BY.
+INSERT_NEW_EVENTS_SQL = f"""
     INSERT INTO events
     SELECT k.new_seq, r.event_id, r.org_id, r.occurred_at, r.log_type, r.action, r.user_id, r.user_email,
            r.user_name, r.user_role, r.source_ip, r.user_agent, r.outcome, r.additional_info, now(),
-           r.content_hash, ?, r.line_no
+           r.content_hash, {_FILE_NAME.replace("line_no", "r.line_no")}, {_LINE_NUMBER.replace("line_no", "r.line_no")}
     FROM staged_records r JOIN staged_keys k ON r.line_no = k.first_line
     WHERE k.new_seq IS NOT NULL
+    ORDER BY k.new_seq
+"""
+
+# The common case: every staged line is a valid record of a new key, so a line's ingest_seq is its position in
+# the group after the already stored events: the offset of its file (parameter: one per file number of the
+# group, then the group's first file number) plus its line number. Reading one table in order, DuckDB
+# inserts in order and compresses the row groups in parallel, with no join and no sort.
+INSERT_CLEAN_EVENTS_SQL = f"""
+    INSERT INTO events
+    SELECT list_extract(?::BIGINT[], (line_no >> {FILE_NUMBER_SHIFT}) - ? + 1) + {_LINE_NUMBER},
+           event_id, org_id, occurred_at, log_type, action, user_id, user_email, user_name, user_role, source_ip,
+           user_agent, outcome, additional_info, now(), content_hash, {_FILE_NAME}, {_LINE_NUMBER}
+    FROM staged_records
 """
 
 # Any other valid line is an exact re-send (a duplicate) when its hash equals the stored event's, or, for a
-# key not stored before, the hash of the key's first line in this chunk; otherwise it is a conflict.
-# Only keys seen twice in the chunk or stored before can have such lines: usually none, and then the join has
+# key not stored before, the hash of the key's first line in this group; otherwise it is a conflict.
+# Only keys seen twice in the group or stored before can have such lines: usually none, and then the join has
 # nothing to build and reads no record.
 STAGE_CONFLICTS_SQL = """
     CREATE OR REPLACE TEMP TABLE staged_conflicts AS
     WITH repeated AS (SELECT * FROM staged_keys WHERE copies > 1 OR existing_hash IS NOT NULL)
-    SELECT r.line_no, r.org_id, r.event_id, k.existing_seq, k.first_line
+    SELECT r.line_no, r.org_id, r.event_id, k.existing_seq, k.first_line, k.new_seq
     FROM staged_records r JOIN repeated k ON r.org_id = k.org_id AND r.event_id = k.event_id
     WHERE r.reason_code IS NULL AND r.content_hash <> coalesce(k.existing_hash, k.first_hash)
 """
 
-QUARANTINE_REJECTED_SQL = """
+# A conflict's first copy is named by its ingest_seq when it was stored before or came from an earlier file
+# of the group, by its line when it is in the same file.
+QUARANTINE_REJECTED_SQL = f"""
     INSERT INTO quarantine
-    SELECT now(), ?, ?, line_no, reason_code, reason, raw, raw_bytes
+    SELECT now(), ?, {_FILE_NAME}, {_LINE_NUMBER}, reason_code, reason, raw, raw_bytes
     FROM staged_records WHERE reason_code IS NOT NULL
     UNION ALL
-    SELECT now(), ?, ?, c.line_no, 'conflicting_duplicate',
+    SELECT now(), ?, {_FILE_NAME.replace("line_no", "c.line_no")}, {_LINE_NUMBER.replace("line_no", "c.line_no")},
+           'conflicting_duplicate',
            'event_id ' || c.event_id || ' of org ' || c.org_id || ' was already received ' ||
            CASE WHEN c.existing_seq IS NOT NULL THEN '(ingest_seq ' || c.existing_seq || ')'
-                ELSE '(line ' || c.first_line || ' of this file)' END ||
+                WHEN c.first_line >> {FILE_NUMBER_SHIFT} <> c.line_no >> {FILE_NUMBER_SHIFT}
+                THEN '(ingest_seq ' || c.new_seq || ')'
+                ELSE '(line ' || (c.first_line & {LINE_NUMBER_MASK}) || ' of this file)' END ||
            ' with different content; this copy was not stored as an event', l.raw, octet_length(l.raw)
     FROM staged_conflicts c JOIN staged_lines l ON l.line_no = c.line_no
 """
 
+# Per file of the group: records, valid records, new events and their first and last ingest_seq, conflicts.
+FILE_COUNTS_SQL = f"""
+    WITH records AS (
+        SELECT line_no >> {FILE_NUMBER_SHIFT} AS file, count(*) AS records,
+               count(*) FILTER (WHERE reason_code IS NULL) AS valid
+        FROM staged_records GROUP BY ALL
+    ),
+    ingested AS (
+        SELECT first_line >> {FILE_NUMBER_SHIFT} AS file, count(*) AS ingested, min(new_seq) AS first_seq,
+               max(new_seq) AS last_seq
+        FROM staged_keys WHERE new_seq IS NOT NULL GROUP BY ALL
+    ),
+    conflicts AS (
+        SELECT line_no >> {FILE_NUMBER_SHIFT} AS file, count(*) AS conflicts FROM staged_conflicts GROUP BY ALL
+    )
+    SELECT r.file, r.records, r.valid, coalesce(i.ingested, 0), i.first_seq, i.last_seq,
+           coalesce(c.conflicts, 0)
+    FROM records r LEFT JOIN ingested i USING (file) LEFT JOIN conflicts c USING (file)
+"""
 
-def _ingest_lines(
-    connection: duckdb.DuckDBPyConnection, lines: pa.Table, batch_id: str, name: str
-) -> IngestCounts:
-    """Store one chunk of lines inside the caller's open transaction."""
+FILE_REASONS_SQL = f"""
+    SELECT line_no >> {FILE_NUMBER_SHIFT}, reason_code, count(*)
+    FROM staged_records WHERE reason_code IS NOT NULL GROUP BY ALL
+"""
+
+
+def _stage_lines(connection: duckdb.DuckDBPyConnection, lines: pa.Table, *, first: bool) -> None:
+    """Validate one chunk of lines into the group's `staged_records` (a new table for the group's first)."""
     connection.register("staged_lines", lines)
     try:
-        connection.execute(STAGE_RECORDS_SQL)
+        connection.execute(STAGE_RECORDS_SQL if first else APPEND_RECORDS_SQL)
+    finally:
+        connection.unregister("staged_lines")
+
+
+def _store_staged(
+    connection: duckdb.DuckDBPyConnection, chunks: list[pa.Table], files: dict[int, _PendingFile], batch_id: str
+) -> dict[int, IngestCounts]:
+    """Insert the group's new events, quarantine its rejected lines; the counts per file number."""
+    first_number = min(files)
+    numbers = range(first_number, max(files) + 1)
+    names = [files[n].name if n in files else "" for n in numbers]
+    lines = pa.concat_tables(chunks)
+    connection.register("staged_lines", lines)
+    try:
         seq_row = connection.execute("SELECT coalesce(max(ingest_seq), 0) FROM events").fetchone()
         base_seq = int(seq_row[0]) if seq_row else 0
         connection.execute(STAGE_KEYS_SQL, [base_seq])
-        connection.execute(INSERT_NEW_EVENTS_SQL, [name])
+        if _every_line_is_a_new_event(connection, lines.num_rows):
+            offsets = _line_offsets(chunks, numbers, base_seq)
+            connection.execute(INSERT_CLEAN_EVENTS_SQL, [offsets, first_number, names, first_number])
+        else:
+            connection.execute(INSERT_NEW_EVENTS_SQL, [names, first_number])
         connection.execute(STAGE_CONFLICTS_SQL)
-        connection.execute(QUARANTINE_REJECTED_SQL, [batch_id, name, batch_id, name])
-        counts = _chunk_counts(connection, base_seq)
+        connection.execute(QUARANTINE_REJECTED_SQL, [batch_id, names, first_number, batch_id, names, first_number])
+        return _file_counts(connection)
     finally:
         connection.unregister("staged_lines")
-    return counts
 
 
-def _chunk_counts(connection: duckdb.DuckDBPyConnection, base_seq: int) -> IngestCounts:
-    totals = connection.execute("""
-        SELECT (SELECT count(*) FROM staged_records),
-               (SELECT count(*) FROM staged_records WHERE reason_code IS NULL),
-               (SELECT count(new_seq) FROM staged_keys),
-               (SELECT count(*) FROM staged_conflicts)
+def _every_line_is_a_new_event(connection: duckdb.DuckDBPyConnection, lines: int) -> bool:
+    row = connection.execute("""
+        SELECT (SELECT count(*) FROM staged_records WHERE reason_code IS NULL),
+               (SELECT count(new_seq) FROM staged_keys)
     """).fetchone()
-    records, valid, ingested, conflicts = (int(value) for value in totals) if totals else (0, 0, 0, 0)
-    reasons: dict[str, int] = dict(connection.execute(
-        "SELECT reason_code, count(*) FROM staged_records WHERE reason_code IS NOT NULL GROUP BY 1"
-    ).fetchall())
-    if conflicts:
-        reasons["conflicting_duplicate"] = conflicts
-    return IngestCounts(
-        records=records,
-        ingested=ingested,
-        duplicates=valid - ingested - conflicts,
-        quarantined=records - valid + conflicts,
-        first_seq=base_seq + 1 if ingested else None,
-        last_seq=base_seq + ingested if ingested else None,
-        quarantine_reasons=reasons,
-    )
+    return row is not None and row[0] == row[1] == lines
+
+
+def _line_offsets(chunks: list[pa.Table], numbers: range, base_seq: int) -> list[int | None]:
+    """Per file number of the group: what to add to a line number to get its ingest_seq when every line is a
+    new event (lines are numbered from 1 in each file, and a file's chunks follow each other in order)."""
+    first_line: dict[int, int] = {}
+    lines: dict[int, int] = {}
+    for chunk in chunks:
+        if chunk.num_rows == 0:
+            continue
+        staged = int(chunk.column("line_no")[0].as_py())
+        number = staged >> FILE_NUMBER_SHIFT
+        first_line.setdefault(number, staged & LINE_NUMBER_MASK)
+        lines[number] = lines.get(number, 0) + chunk.num_rows
+    offsets: list[int | None] = []
+    before = base_seq
+    for number in numbers:
+        if number not in lines:
+            offsets.append(None)
+            continue
+        offsets.append(before - first_line[number] + 1)
+        before += lines[number]
+    return offsets
+
+
+def _file_counts(connection: duckdb.DuckDBPyConnection) -> dict[int, IngestCounts]:
+    reasons: dict[int, dict[str, int]] = {}
+    for number, code, count in connection.execute(FILE_REASONS_SQL).fetchall():
+        reasons.setdefault(int(number), {})[str(code)] = int(count)
+    counts = {}
+    for number, records, valid, ingested, first_seq, last_seq, conflicts in connection.execute(
+        FILE_COUNTS_SQL
+    ).fetchall():
+        file_reasons = reasons.get(int(number), {})
+        if conflicts:
+            file_reasons["conflicting_duplicate"] = int(conflicts)
+        counts[int(number)] = IngestCounts(
+            records=int(records),
+            ingested=int(ingested),
+            duplicates=int(valid) - int(ingested) - int(conflicts),
+            quarantined=int(records) - int(valid) + int(conflicts),
+            first_seq=first_seq,
+            last_seq=last_seq,
+            quarantine_reasons=file_reasons,
+        )
+    return counts

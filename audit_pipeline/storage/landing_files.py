@@ -65,6 +65,8 @@ class LandingFile:
     path: Path
     problems: list[FileProblem] = field(default_factory=list)
     is_json_array: bool = False
+    # Added to every line number of the batches (not of `problems`), so lines of several files can share a table.
+    line_base: int = 0
 
     def _blocks(self) -> Iterator[bytes]:
         with self.path.open("rb") as handle:
@@ -129,14 +131,14 @@ class LandingFile:
             complete, rest = joined[:cut], joined[cut + 1:]
             parts, size = [rest], len(rest)
             lines = complete.split(b"\n")
-            yield _table(lines, first_line=next_line)
+            yield _table(lines, first_line=self.line_base + next_line)
             next_line += len(lines)
         tail = b"".join(parts)
         if tail:
             lines = tail.split(b"\n")
             if lines[-1] == b"":
                 lines.pop()
-            yield _table(lines, first_line=next_line)
+            yield _table(lines, first_line=self.line_base + next_line)
             next_line += len(lines)
         for problem in self.problems:
             problem.line_number = next_line
