@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,3 +79,21 @@ def test_read_ahead_keeps_order_and_passes_errors_on() -> None:
         for item in read_ahead(produce()):
             seen.append(item)
     assert seen == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_chunks_hold_exactly_the_lines_that_splitting_at_newlines_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    monkeypatch.setattr(landing_files, "READ_BLOCK_BYTES", 37)
+    monkeypatch.setattr(landing_files, "CHUNK_BYTES", 100)
+    rng = random.Random(seed)
+    content = b"{" + bytes(rng.choice(b'ab"\n\r \xff') for _ in range(rng.randint(0, 600)))
+    path = tmp_path / "lines.jsonl"
+    path.write_bytes(content)
+    expected = content.split(b"\n")
+    if content.endswith(b"\n"):
+        expected.pop()
+    tables = list(LandingFile(path).batches())
+    assert [raw for table in tables for raw in table.column("raw").to_pylist()] == expected
+    assert [n for table in tables for n in table.column("line_no").to_pylist()] == list(range(1, len(expected) + 1))

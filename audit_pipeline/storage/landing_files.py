@@ -20,6 +20,7 @@ LANDING_SUFFIXES = (".jsonl", ".ndjson", ".json")
 READ_BLOCK_BYTES = 8 * 1024 * 1024
 CHUNK_BYTES = 128 * 1024 * 1024
 BATCH_ROWS = 16 * 1024
+NEWLINE = ord("\n")
 RAW_LINES_SCHEMA = pa.schema([("line_no", pa.int64()), ("raw", pa.binary())])
 
 
@@ -128,28 +129,53 @@ class LandingFile:
             if cut < 0:
                 parts = [joined]
                 continue
-            complete, rest = joined[:cut], joined[cut + 1:]
+            rest = joined[cut + 1:]
             parts, size = [rest], len(rest)
-            lines = complete.split(b"\n")
-            yield _table(lines, first_line=self.line_base + next_line)
-            next_line += len(lines)
+            table = _lines_table(joined, cut, first_line=self.line_base + next_line)
+            yield table
+            next_line += table.num_rows
         tail = b"".join(parts)
         if tail:
-            lines = tail.split(b"\n")
-            if lines[-1] == b"":
-                lines.pop()
-            yield _table(lines, first_line=self.line_base + next_line)
-            next_line += len(lines)
+            # A last line ending in a newline is complete: no empty line follows it.
+            table = _lines_table(tail, len(tail) - tail.endswith(b"\n"), first_line=self.line_base + next_line)
+            yield table
+            next_line += table.num_rows
         for problem in self.problems:
             problem.line_number = next_line
 
 
+def _lines_table(data: bytes, length: int, first_line: int) -> pa.Table:
+    """The lines of `data[:length]` as `data[:length].split(b"\\n")` gives them, numbered from `first_line`.
+
+    Found with NumPy on the buffer instead of splitting into Python objects and joining them again: several
+    times less CPU, most of it outside the GIL.
+    """
+    buffer = np.frombuffer(data, dtype=np.uint8, count=length)
+    newlines = np.flatnonzero(buffer == NEWLINE)
+    if length - len(newlines) > np.iinfo(np.int32).max:
+        return _table(data[:length].split(b"\n"), first_line)
+    count = len(newlines) + 1
+    offsets = np.empty(count + 1, dtype=np.int64)
+    offsets[0] = 0
+    # A line's end in the text without newlines: its end in `data` less the newlines before it.
+    offsets[1:-1] = newlines - np.arange(len(newlines))
+    offsets[-1] = length - len(newlines)
+    body = buffer[buffer != NEWLINE]
+    return _numbered(pa.Array.from_buffers(
+        pa.binary(), count, [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(body)]
+    ), first_line)
+
+
 def _table(lines: list[bytes], first_line: int) -> pa.Table:
+    return _numbered(_binary_array(lines), first_line)
+
+
+def _numbered(raw: pa.Array, first_line: int) -> pa.Table:
     # From the buffer: `pa.array` on a NumPy array would import pandas (half a second) on first use.
     numbers = pa.Array.from_buffers(
-        pa.int64(), len(lines), [None, pa.py_buffer(np.arange(first_line, first_line + len(lines), dtype=np.int64))]
+        pa.int64(), len(raw), [None, pa.py_buffer(np.arange(first_line, first_line + len(raw), dtype=np.int64))]
     )
-    table = pa.Table.from_arrays([numbers, _binary_array(lines)], schema=RAW_LINES_SCHEMA)
+    table = pa.Table.from_arrays([numbers, raw], schema=RAW_LINES_SCHEMA)
     # DuckDB scans an Arrow table one record batch per thread: several batches let every core validate.
     return pa.Table.from_batches(table.to_batches(max_chunksize=BATCH_ROWS), schema=RAW_LINES_SCHEMA)
 
