@@ -219,11 +219,12 @@ def test_events_ingested_after_the_rollup_are_counted_from_the_events(tmp_path_f
         assert count_events(current, LogFilter()) == sum(len(batch) for batch in batches)
 
 
-# How the index finds a word's infos: by trigram signature, then the few candidates' texts (the default
-# for these small orgs), or every text of the org (as when a signature leaves too many candidates).
+# How the index finds a word's infos: by its trigrams' counts and postings (the default; here nearly every
+# trigram is rare), by trigram signature, or by reading every text of the org (as when neither narrows).
 INFO_MATCHING = {
-    "signature": {},
-    "every text": {"READ_ALL_TEXTS_AFTER_CANDIDATES": 0},
+    "trigrams": {},
+    "signature": {"RARE_OCCURRENCES": -1},
+    "every text": {"RARE_OCCURRENCES": -1, "READ_ALL_TEXTS_AFTER_CANDIDATES": 0},
 }
 
 

@@ -23,12 +23,17 @@ import uuid
 from dataclasses import dataclass
 
 import duckdb
+import numpy as np
+import pyarrow.compute as pc
 
 from audit_pipeline.derived.report import tables_exist
+from audit_pipeline.derived.trigram_postings import trigram_update
 from audit_pipeline.derived.trigram_signature import SIGNATURE_COLUMNS, text_signatures
 
 SEARCH_ROLLUP_TABLE = "audit_search_rollup"
 DETAIL_ROLLUP_TABLE = "audit_search_detail_rollup"
+TRIGRAMS_TABLE = "audit_search_info_trigrams"
+POSTINGS_TABLE = "audit_search_info_postings"
 SEPARATOR_SQL = "chr(31)"
 # Earlier layouts of the index, dropped when it is rebuilt.
 RETIRED_TABLES = ("audit_search_infos",)
@@ -54,7 +59,8 @@ DETAILS = Dictionary(
 INFOS = Dictionary("audit_search_info_texts", "info_id", "info_text", "lower(CAST(additional_info AS VARCHAR))",
                    signed=True)
 DICTIONARIES = (DETAILS, INFOS)
-SEARCH_TABLES = (SEARCH_ROLLUP_TABLE, DETAIL_ROLLUP_TABLE, *(dictionary.table for dictionary in DICTIONARIES))
+SEARCH_TABLES = (SEARCH_ROLLUP_TABLE, DETAIL_ROLLUP_TABLE, *(dictionary.table for dictionary in DICTIONARIES),
+                 TRIGRAMS_TABLE, POSTINGS_TABLE)
 COUNTED_TEXT_COLUMNS_SQL = ", ".join(f"{d.text_sql} AS {d.column}" for d in DICTIONARIES)
 """The dictionaries' texts of an event, as columns of the grouped count the rollup update builds."""
 
@@ -63,6 +69,14 @@ def rebuild_search_index(connection: duckdb.DuckDBPyConnection, counted: str, ke
     """Recreate the tables from `counted` (org_id, day, key columns, dictionary texts, events) and `keys`."""
     for table in RETIRED_TABLES:
         connection.execute(f"DROP TABLE IF EXISTS {table}")
+    connection.execute(f"""
+        CREATE OR REPLACE TABLE {TRIGRAMS_TABLE} (org_id VARCHAR NOT NULL, trigram INTEGER NOT NULL,
+                                                  occurrences BIGINT NOT NULL)
+    """)
+    connection.execute(f"""
+        CREATE OR REPLACE TABLE {POSTINGS_TABLE} (org_id VARCHAR NOT NULL, trigram INTEGER NOT NULL,
+                                                  info_id INTEGER NOT NULL)
+    """)
     for dictionary in DICTIONARIES:
         signatures = [f"{column} BIGINT NOT NULL," for column in SIGNATURE_COLUMNS] if dictionary.signed else []
         connection.execute(f"""
@@ -133,9 +147,29 @@ def _add_texts(connection: duckdb.DuckDBPyConnection, counted: str, dictionary: 
             SELECT n.id, n.org_id, {', '.join(f's.{c}' for c in SIGNATURE_COLUMNS)}, n.text
             FROM {staged} n POSITIONAL JOIN {signatures} s
         """)
+        _add_trigrams(connection, staged)
     finally:
         connection.unregister(signatures)
         connection.execute(f"DROP TABLE IF EXISTS {staged}")
+
+
+def _add_trigrams(connection: duckdb.DuckDBPyConnection, staged: str) -> None:
+    """Count the trigrams of the texts just added from `staged`, and post the rare ones, org by org."""
+    added = connection.execute(f"SELECT org_id, text, id FROM {staged} ORDER BY id").fetch_arrow_table()
+    for org in pc.unique(added.column("org_id")).to_pylist():
+        mine = added.filter(pc.equal(added.column("org_id"), org))
+        stored = dict(connection.execute(
+            f"SELECT trigram, sum(occurrences)::BIGINT FROM {TRIGRAMS_TABLE} WHERE org_id = ? GROUP BY trigram", [org]
+        ).fetchall())
+        update = trigram_update(mine.column("text"), mine.column("id").to_numpy().astype(np.int64), stored)
+        for target, rows, columns in ((TRIGRAMS_TABLE, update.counts, "trigram, occurrences"),
+                                      (POSTINGS_TABLE, update.postings, "trigram, id")):
+            view = f"{staged}_trigram_rows"
+            connection.register(view, rows)
+            try:
+                connection.execute(f"INSERT INTO {target} SELECT ?, {columns} FROM {view}", [org])
+            finally:
+                connection.unregister(view)
 
 
 def _keyed_counts(connection: duckdb.DuckDBPyConnection, counted: str, keys: str, same_key: str) -> str:

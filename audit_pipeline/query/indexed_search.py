@@ -23,9 +23,12 @@ from audit_pipeline.derived.search_index import (
     DETAILS,
     DICTIONARIES,
     INFOS,
+    POSTINGS_TABLE,
     SEARCH_ROLLUP_TABLE,
+    TRIGRAMS_TABLE,
     Dictionary,
 )
+from audit_pipeline.derived.trigram_postings import RARE_OCCURRENCES, pattern_trigrams
 from audit_pipeline.derived.trigram_signature import SIGNATURE_COLUMNS, pattern_signature
 from audit_pipeline.query.filters import LogFilter
 from audit_pipeline.query.search import SearchTerm, parse_search
@@ -160,27 +163,66 @@ def _entries_holding(
 ) -> Sql | None:
     """`SELECT number AS term, id` of the org's entries whose text contains `pattern`; None when none can.
 
-    In a signed dictionary, the rows whose trigram signature holds the pattern's are found first (reading
-    only the signature words the pattern sets), and only their texts are read, unless there are so many
-    that reading them one by one would cost as much as reading every text.
+    In a signed dictionary, the texts read are narrowed first by the pattern's trigrams: a trigram no text
+    holds means no match at all, and a rare one names the few texts holding it. Failing that, the rows
+    whose trigram signature holds the pattern's are listed (reading only the signatures), unless there are
+    so many that fetching their texts would cost as much as reading every text.
     """
+    if dictionary.signed:
+        narrowed = _rows_by_trigrams(conn, pattern, orgs)
+        if narrowed is None:
+            narrowed = _rows_by_signature(conn, dictionary, pattern, orgs)
+    else:
+        narrowed = None
     select = f"SELECT {number} AS term, {dictionary.id_column} AS id FROM {dictionary.table} WHERE "
-    signature = pattern_signature(pattern) if dictionary.signed else (0,) * len(SIGNATURE_COLUMNS)
-    words = [Sql(f"({column} & ?) = ?", (word, word))
-             for column, word in zip(SIGNATURE_COLUMNS, signature, strict=True) if word]
-    if words:
-        candidates = all_of([*orgs, *words])
-        row = conn.execute(
-            f"SELECT list(rowid) FROM (SELECT rowid FROM {dictionary.table} WHERE {candidates.text} LIMIT ?)",
-            (*candidates.params, READ_ALL_TEXTS_AFTER_CANDIDATES + 1),
-        ).fetchone()
-        rows = row[0] if row is not None and row[0] is not None else []
-        if not rows:
+    if narrowed is not None:
+        if not narrowed:
             return None
-        if len(rows) <= READ_ALL_TEXTS_AFTER_CANDIDATES:
-            return Sql(f"{select}rowid IN (SELECT unnest(?::BIGINT[])) AND contains(text, ?)", (rows, pattern))
+        return Sql(f"{select}rowid IN (SELECT unnest(?::BIGINT[])) AND contains(text, ?)", (narrowed, pattern))
     where = all_of([*orgs, Sql("contains(text, ?)", (pattern,))])
     return Sql(select + where.text, where.params)
+
+
+def _rows_by_trigrams(conn: duckdb.DuckDBPyConnection, pattern: str, orgs: list[Sql]) -> list[int] | None:
+    """The rows of the only texts that can hold `pattern` by its trigrams (empty: none can); None if unknown."""
+    trigrams = pattern_trigrams(pattern)
+    if not trigrams:
+        return None
+    scope = all_of([*orgs, Sql("trigram IN (SELECT unnest(?::INTEGER[]))", (trigrams,))])
+    row = conn.execute(
+        f"SELECT count(*), min(total), arg_min(trigram, total) FROM (SELECT trigram, sum(occurrences) AS total "
+        f"FROM {TRIGRAMS_TABLE} WHERE {scope.text} GROUP BY trigram)",
+        scope.params,
+    ).fetchone()
+    if row is None or row[0] < len(trigrams):
+        return []
+    if row[1] > RARE_OCCURRENCES:
+        return None
+    posted = all_of([*orgs, Sql("trigram = ?", (row[2],))])
+    # Postings name texts by id; their row ids are found reading the id column alone.
+    rows = conn.execute(
+        f"SELECT list(rowid) FROM {INFOS.table} WHERE {INFOS.id_column} IN "
+        f"(SELECT {INFOS.id_column} FROM {POSTINGS_TABLE} WHERE {posted.text})",
+        posted.params,
+    ).fetchone()
+    return list(rows[0] or []) if rows is not None else []
+
+
+def _rows_by_signature(
+    conn: duckdb.DuckDBPyConnection, dictionary: Dictionary, pattern: str, orgs: list[Sql]
+) -> list[int] | None:
+    """The rows whose signature holds the pattern's, when at most READ_ALL_TEXTS_AFTER_CANDIDATES; else None."""
+    words = [Sql(f"({column} & ?) = ?", (word, word))
+             for column, word in zip(SIGNATURE_COLUMNS, pattern_signature(pattern), strict=True) if word]
+    if not words:
+        return None
+    candidates = all_of([*orgs, *words])
+    row = conn.execute(
+        f"SELECT list(rowid) FROM (SELECT rowid FROM {dictionary.table} WHERE {candidates.text} LIMIT ?)",
+        (*candidates.params, READ_ALL_TEXTS_AFTER_CANDIDATES + 1),
+    ).fetchone()
+    rows = list(row[0] or []) if row is not None else []
+    return rows if len(rows) <= READ_ALL_TEXTS_AFTER_CANDIDATES else None
 
 
 def _on_keys(term: SearchTerm) -> Sql:
