@@ -11,10 +11,12 @@ that hold one of them, instead of reading every event. `audit_search_detail_roll
 without the info, a fraction of the rows, for searches whose words no info holds (an IP, a role).
 
 The dictionaries' texts are stored uncompressed: a substring scan over them is what a search waits for, and
-decompressing FSST strings doubled it. The infos, a million per large org, also carry each text's trigram
-signature (`audit_pipeline.derived.trigram_signature`), so a search reads the texts of the few infos whose
-signature holds the pattern's instead of every text. All tables are maintained by `audit_pipeline.derived.rollup` in the
-same transaction as the daily rollup, from the same grouped count, so they cover exactly the same events.
+decompressing FSST strings doubled it. The infos, a million per large org, are also indexed so that most
+words need few or none of their texts read: `audit_search_info_trigrams` counts each org's trigrams and
+`audit_search_info_postings` lists the infos holding each rare one (`audit_pipeline.derived.trigram_postings`),
+and each info carries its trigram signature (`audit_pipeline.derived.trigram_signature`). All tables are
+maintained by `audit_pipeline.derived.rollup` in the same transaction as the daily rollup, from the same
+grouped count, so they cover exactly the same events.
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@ Each condition means exactly what `audit_pipeline.query.sql.term_condition` mean
 who-and-what columns (user fields, action, log type) are matched in the rollup's keys table with the same
 SQL; its role and IP in the org's distinct details, which hold both lower-cased and joined by a unit
 separator; its additional_info in the org's distinct infos, the lower-cased JSON text, where a term is
-searched in its JSON-escaped form as in the events (reading only the infos whose trigram signature holds the
-term's). Terms with a control character (which could match
-across the separator) are left to the events table, where each column is matched on its own.
+searched in its JSON-escaped form as in the events. The infos' texts read are narrowed first: a term with
+a trigram no info holds needs none, one with a rare trigram only the infos posted under it, and otherwise
+only those whose trigram signature holds the term's, when few. Terms with a control character (which could
+match across the separator) are left to the events table, where each column is matched on its own.
 """
 
 from __future__ import annotations
