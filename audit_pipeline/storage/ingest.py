@@ -196,7 +196,8 @@ class _CommitGroup:
         return sha256 in self.sha256s
 
     def stage(self, file: _PendingFile, lines: pa.Table) -> None:
-        self.begin()
+        # Outside the group's transaction: rows a transaction appends to a table stay in its local storage,
+        # which DuckDB scans on one thread; the temp table needs no atomicity with the events.
         _stage_lines(self.connection, lines, first=not self.chunks)
         self.chunks.append(lines)
         self.records += lines.num_rows
@@ -216,6 +217,7 @@ class _CommitGroup:
     def store(self) -> None:
         """Store the staged lines, record the finished files, commit, then archive them."""
         if self.chunks:
+            self.begin()
             for number, counts in _store_staged(self.connection, self.chunks, self.staged, self.batch_id).items():
                 self.staged[number].counts.add(counts)
         actions = []
