@@ -224,20 +224,21 @@ def staged_records_sql(*, fast_paths: bool = True) -> str:
         -- A regular expression finds a non-blank character several times faster than trim() on long lines.
         SELECT * FROM decoded WHERE txt IS NULL OR regexp_matches(txt, '[^ \t\r\n]')
     ),
-    objects AS (
-        -- Valid JSON whose first non-blank character is '{{' is an object: one parse instead of two.
-        SELECT *, CASE WHEN txt IS NOT NULL AND json_valid(txt) AND regexp_matches(txt, '^[ \t\r\n]*[{{]')
-                       THEN txt END AS j
+    parsed AS (
+        -- Text whose first non-blank character is '{{' is an object when it parses: from_json fails exactly
+        -- where json_valid is false, so one parse tells both (try() turns the failure into NULL).
+        SELECT *, CASE WHEN txt IS NOT NULL AND regexp_matches(txt, '^[ \t\r\n]*[{{]')
+                       THEN try(from_json(txt, {_struct_shape()})) END AS f
         FROM nonblank
     ),
-    parsed AS (
-        SELECT *, CASE WHEN j IS NOT NULL THEN from_json(j, {_struct_shape()}) END AS f
-        FROM objects
+    objects AS (
+        SELECT *, CASE WHEN f IS NOT NULL THEN txt END AS j
+        FROM parsed
     ),
     picked AS (
         SELECT line_no, raw, raw_bytes, txt, j, f, {key_count} AS key_count,
            {picks}
-        FROM parsed
+        FROM objects
     ),
     stringified AS (
         SELECT *,
