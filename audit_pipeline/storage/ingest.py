@@ -3,10 +3,12 @@
 Per file: skip it when its SHA-256 was ingested before; otherwise validate its lines in DuckDB, insert the
 new events with strictly increasing `ingest_seq`, count exact re-sends as duplicates, and quarantine every
 other record (invalid ones, and re-used event ids with different content) with its line, raw bytes and
-reason. Files commit together in groups of about `GROUP_RECORDS` records (DuckDB then writes full row groups
-straight to the file instead of logging every small commit and checkpointing it), and a file is archived only
-after its group committed, so a crash loses nothing: the rerun re-reads the files still in the landing folder,
-and events a committed chunk of an unfinished file already stored come back as duplicates.
+reason. Files are stored and committed together in groups of about `GROUP_RECORDS` records: each chunk of
+lines is validated as it arrives, then one duplicate check and one insert cover the whole group, so DuckDB
+writes full row groups straight to the file on every core instead of logging small commits and checkpointing
+them. Rows reach `events` in `ingest_seq` order (the newest one is read from the table's tail), and a file is
+archived only after its group committed, so a crash loses nothing: the rerun re-reads the files still in the
+landing folder, and events a committed group already stored from an unfinished file come back as duplicates.
 """
 
 from __future__ import annotations
