@@ -346,9 +346,12 @@ STAGE_RECORDS_SQL = f"CREATE OR REPLACE TEMP TABLE staged_records AS {VALIDATED_
 APPEND_RECORDS_SQL = f"INSERT INTO staged_records {VALIDATED_LINES_SQL}"
 
 # One row per (org_id, event_id) of the group's valid records: its first line and that line's hash, the stored
-# event with the same key if any, and for a key seen for the first time the ingest_seq its first line gets.
+# event with the same key if any, and for a key seen for the first time the ingest_seq its first line gets:
+# first as if every line of the group were a new event (its file's offset plus its line number, see
+# `_line_offsets`; parameters: the offsets, then the group's first file number), which needs no window. When
+# that does not hold, RANK_NEW_KEYS_SQL numbers the new keys in line order instead.
 # Narrow on purpose: the wide records never pass through a window or a sort.
-STAGE_KEYS_SQL = """
+STAGE_KEYS_SQL = f"""
     CREATE OR REPLACE TEMP TABLE staged_keys AS
     WITH keyed AS (
         SELECT org_id, event_id, min(line_no) AS first_line, arg_min(content_hash, line_no) AS first_hash,
@@ -362,9 +365,19 @@ STAGE_KEYS_SQL = """
     )
     SELECT k.*, x.content_hash AS existing_hash, x.ingest_seq AS existing_seq,
            CASE WHEN x.content_hash IS NULL
-                THEN ? + row_number() OVER (PARTITION BY x.content_hash IS NULL ORDER BY k.first_line)
+                THEN list_extract(?::BIGINT[], (k.first_line >> {FILE_NUMBER_SHIFT}) - ? + 1)
+                     + (k.first_line & {LINE_NUMBER_MASK})
            END AS new_seq
     FROM keyed k LEFT JOIN existing x ON x.org_id = k.org_id AND x.event_id = k.event_id
+"""
+
+RANK_NEW_KEYS_SQL = """
+    CREATE OR REPLACE TEMP TABLE staged_keys AS
+    SELECT * REPLACE (
+        CASE WHEN existing_hash IS NULL
+             THEN ? + row_number() OVER (PARTITION BY existing_hash IS NULL ORDER BY first_line)
+        END AS new_seq)
+    FROM staged_keys
 """
 
 # The name of a staged line's file, from the list of the group's file names (parameters: the list, then the
@@ -473,11 +486,12 @@ def _store_staged(
     try:
         seq_row = connection.execute("SELECT coalesce(max(ingest_seq), 0) FROM events").fetchone()
         base_seq = int(seq_row[0]) if seq_row else 0
-        connection.execute(STAGE_KEYS_SQL, [base_seq])
+        offsets = _line_offsets(chunks, numbers, base_seq)
+        connection.execute(STAGE_KEYS_SQL, [offsets, first_number])
         if _every_line_is_a_new_event(connection, lines.num_rows):
-            offsets = _line_offsets(chunks, numbers, base_seq)
             connection.execute(INSERT_CLEAN_EVENTS_SQL, [offsets, first_number, names, first_number])
         else:
+            connection.execute(RANK_NEW_KEYS_SQL, [base_seq])
             connection.execute(INSERT_NEW_EVENTS_SQL, [names, first_number])
         connection.execute(STAGE_CONFLICTS_SQL)
         connection.execute(QUARANTINE_REJECTED_SQL, [batch_id, names, first_number, batch_id, names, first_number])
