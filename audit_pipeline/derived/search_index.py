@@ -45,7 +45,8 @@ RETIRED_TABLES = ("audit_search_infos",)
 class Dictionary:
     """Distinct lower-cased texts of one org's events, numbered: `id_column` in `table`, `column` in counts.
 
-    With `signed`, each text also has its trigram signature in `SIGNATURE_COLUMNS`."""
+    With `signed` (the infos), each text also has its trigram signature in `SIGNATURE_COLUMNS`, and the
+    texts' trigrams are counted in `TRIGRAMS_TABLE` and the rare ones posted in `POSTINGS_TABLE`."""
 
     table: str
     id_column: str

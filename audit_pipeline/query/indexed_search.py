@@ -62,8 +62,8 @@ def can_use_index(flt: LogFilter) -> bool:
 class IndexedCounts:
     """The search rollup's counts of a search, per org, day and key, gathered into the temp table `table`.
 
-    `setup` first collects, per free-text term, the details and infos holding it (one scan of the org's
-    dictionaries per term) and whether some key holds it, then sums the search-rollup rows of `scope` that
+    `setup` first collects, per free-text term, the details and infos holding it (reading only the infos its
+    trigrams or signature leave) and whether some key holds it, then sums the search-rollup rows of `scope` that
     meet every term into `table`, which has the daily rollup's columns, so the page's total, day counts and
     facets all read those few rows. It returns each term's reach, which keeps the events queries of the same
     page from reading columns that cannot hold the term. `teardown` drops the temp tables.
