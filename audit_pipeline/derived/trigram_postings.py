@@ -19,6 +19,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from audit_pipeline.derived.text_buffers import utf8_buffers
+
 RARE_OCCURRENCES = 64
 _TRIGRAM_CODES = 1 << 24
 _TEXTS_PER_SLICE = 4096
@@ -44,16 +46,12 @@ def trigram_update(texts: pa.Array | pa.ChunkedArray, ids: npt.NDArray[np.int64]
                    stored: dict[int, int]) -> TrigramUpdate:
     """The counts and rare postings that `texts` (numbered `ids`, below 2**31) add to an org whose trigrams
     already occur `stored` times (trigram -> occurrences)."""
-    if isinstance(texts, pa.ChunkedArray):
-        texts = texts.combine_chunks() if texts.num_chunks else pa.array([], pa.large_string())
-    texts = texts.cast(pa.large_string())
-    if texts.null_count:
-        raise ValueError("texts to index must not be null")
-    if len(ids) != len(texts):
+    offsets, data = utf8_buffers(texts)
+    if len(ids) != len(offsets) - 1:
         raise ValueError("one id per text is needed")
     if len(ids) and (ids.min() < 0 or ids.max() >= 1 << 31):
         raise ValueError("text ids must lie in [0, 2**31)")
-    codes, owners = _trigrams(texts)
+    codes, owners = _trigrams(offsets, data)
     present, occurrences = _occurrences(codes)
     totals = occurrences.copy()
     if stored:
@@ -93,14 +91,10 @@ def _members(codes: npt.NDArray[np.int64], wanted: npt.NDArray[np.int64]) -> npt
     return table[codes]
 
 
-def _trigrams(texts: pa.LargeStringArray) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+def _trigrams(offsets: npt.NDArray[np.int64],
+              data: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Every trigram code of the texts and the index of the text it lies in (trigrams never span two texts)."""
-    count = len(texts)
-    if count == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64, count=count + 1, offset=texts.offset * 8)
-    data_buffer = texts.buffers()[2]
-    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+    count = len(offsets) - 1
     codes, owners = [], []
     for first in range(0, count, _TEXTS_PER_SLICE):
         bounds = offsets[first:first + _TEXTS_PER_SLICE + 1]

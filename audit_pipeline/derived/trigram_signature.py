@@ -16,6 +16,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from audit_pipeline.derived.text_buffers import utf8_buffers
+
 WORDS = 4
 SIGNATURE_COLUMNS = tuple(f"trigrams_{word}" for word in range(WORDS))
 _BITS_PER_WORD = 64
@@ -29,9 +31,7 @@ _TEXTS_PER_SLICE = 2048
 
 def text_signatures(texts: pa.Array | pa.ChunkedArray) -> pa.Table:
     """One row per text, in order: the signature words as int64 columns named `SIGNATURE_COLUMNS`."""
-    if isinstance(texts, pa.ChunkedArray):
-        texts = texts.combine_chunks() if texts.num_chunks else pa.array([], pa.large_string())
-    words = _signature_words(texts.cast(pa.large_string()))
+    words = _signature_words(texts)
     return pa.table({name: pa.array(words[number].view(np.int64))
                      for number, name in enumerate(SIGNATURE_COLUMNS)})
 
@@ -42,16 +42,10 @@ def pattern_signature(pattern: str) -> tuple[int, ...]:
     return tuple(int(word) for word in words[:, 0].view(np.int64))
 
 
-def _signature_words(texts: pa.LargeStringArray) -> npt.NDArray[np.uint64]:
-    count = len(texts)
+def _signature_words(texts: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.uint64]:
+    offsets, data = utf8_buffers(texts)
+    count = len(offsets) - 1
     signatures = np.zeros((WORDS, count), np.uint64)
-    if count == 0:
-        return signatures
-    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64, count=count + 1, offset=texts.offset * 8)
-    if texts.null_count:
-        raise ValueError("texts to sign must not be null")
-    data_buffer = texts.buffers()[2]
-    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
     for first in range(0, count, _TEXTS_PER_SLICE):
         bounds = offsets[first:first + _TEXTS_PER_SLICE + 1]
         texts_data = data[int(bounds[0]):int(bounds[-1])]
