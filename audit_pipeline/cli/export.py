@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from audit_pipeline.cli.dagster_reload import announce_reload
+from audit_pipeline.cli.export_health import health_fields, health_line, healths
 from audit_pipeline.cli.output import CliError, add_format_flag, print_json
 from audit_pipeline.dagster_home import ensure_dagster_home
 from audit_pipeline.export.config import ExportConfig, ExportConfigError, ExportSettings
@@ -126,6 +128,7 @@ def handle_configure(args: argparse.Namespace) -> int:
            "first_export_at": _iso(config.first_export_at)}
     if args.format == "json":
         print_json(out)
+        announce_reload(args)
         return 0
     verb = "created" if created else "updated (external id kept)"
     print(f"export {config.name} {verb}: org {config.org_id} -> s3://{config.bucket}/{config.prefix} "
@@ -136,21 +139,23 @@ def handle_configure(args: argparse.Namespace) -> int:
     print("\npermissions policy of the role (what it may do):")
     print(json.dumps(out["permissions_policy"], indent=2))
     print(f"\ncheck it with: audit-pipeline export test {config.name}")
-    if created:
-        print(f"a running Dagster picks up the schedule export_{config.name.replace('-', '_')} when its code "
-              "location reloads (Deployment > Reload, or restart `make dev`)")
+    announce_reload(args)
     return 0
 
 
 def handle_list(args: argparse.Namespace) -> int:
-    configs = [config_view(c) for c in list_configs(_paths())]
+    paths = _paths()
+    stored = list_configs(paths)
+    health = healths(paths, stored)
+    configs = [{**config_view(c), **health_fields(health[c.name])} for c in stored]
     if args.format == "json":
         print_json(configs)
         return 0
     if not configs:
         print("no exports configured (audit-pipeline export configure --help)")
         return 0
-    columns = ("name", "org_id", "bucket", "region", "prefix", "frequency_hours", "enabled", "next_export_at")
+    columns = ("name", "org_id", "bucket", "region", "prefix", "frequency_hours", "enabled", "next_export_at",
+               "state", "lag_seconds", "consecutive_failures")
     widths = {c: max(len(c), *(len(str(v[c])) for v in configs)) for c in columns}
     print("  ".join(c.ljust(widths[c]) for c in columns))
     for view in configs:
@@ -200,12 +205,15 @@ def handle_show(args: argparse.Namespace) -> int:
     paths = _paths()
     with _user_errors():
         config = get_config(paths, args.name)
-    out = {"config": config_view(config), **policies(config), "last_export": last_outcome(paths, config.name)}
+    health = healths(paths, [config])[config.name]
+    out = {"config": config_view(config), "health": health_fields(health),
+           **policies(config), "last_export": last_outcome(paths, config.name)}
     if args.format == "json":
         print_json(out)
         return 0
     for key, value in out["config"].items():
         print(f"{key:16} {value}")
+    print(f"{'health':16} {health_line(health)}")
     last = out["last_export"]
     if last is None:
         print("last export      none yet")
@@ -292,6 +300,7 @@ def _toggle(args: argparse.Namespace, enabled: bool) -> int:
     else:
         state = f"enabled; next export at {view['next_export_at']}" if enabled else "disabled"
         print(f"export {config.name} {state}")
+    announce_reload(args)
     return 0
 
 
@@ -320,5 +329,6 @@ def handle_remove(args: argparse.Namespace) -> int:
         print_json(out)
     else:
         sys.stdout.write(f"export {config.name} removed; files already in s3://{config.bucket} stay\n")
+    announce_reload(args)
     return 0
 

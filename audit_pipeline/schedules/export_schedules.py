@@ -2,8 +2,9 @@
 
 Each schedule ticks every full UTC hour and asks for a run only on the config's run times (first at
 `first_export_at`, then every `frequency_hours`). It re-reads its config at every tick, so `export disable`,
-`enable` and frequency edits apply without reloading the code; a newly configured export gets its schedule
-at the next code load.
+`enable` and frequency edits apply even before a reload; `export configure` and `remove` ask a running
+webserver to reload the code location (audit_pipeline.dagster_reload), which builds the schedules afresh.
+Reading the store can never fail the code location: it then loads without export schedules.
 """
 
 import logging
@@ -58,6 +59,8 @@ def export_schedule(config: ExportConfig) -> dg.ScheduleDefinition:
             upcoming = next_export_at(current.first_export_at, current.frequency_hours, tick)
             return dg.SkipReason(f"not a run time of export {name}; next at {upcoming.isoformat()}")
         if not context.instance.has_dynamic_partition(EXPORT_CONFIGS_PARTITIONS, name):
+            # A schedule's result cannot carry partition requests (export_partitions_sensor adds them the
+            # Dagster way); adding it here keeps a run time from being lost before the sensor's next tick.
             context.instance.add_dynamic_partitions(EXPORT_CONFIGS_PARTITIONS, [name])
         return dg.RunRequest(
             partition_key=name,
@@ -72,7 +75,7 @@ def build_export_schedules(paths: Paths) -> list[dg.ScheduleDefinition]:
     """One schedule per stored config; none (and a logged error) when the store cannot be read."""
     try:
         configs = list_configs(paths)
-    except (duckdb.Error, DatabaseBusyError) as error:
+    except (duckdb.Error, DatabaseBusyError, OSError, ValueError) as error:
         logger.error("export schedules not built: the export config store could not be read: %s", error)
         return []
     return [export_schedule(config) for config in configs]
