@@ -7,7 +7,7 @@ import dagster as dg
 from audit_pipeline import jobs
 from audit_pipeline.assets import export, ingestion, investigation, snapshot
 from audit_pipeline.resources import default_resources
-from audit_pipeline.schedules import export_partitions, export_schedules, landing_sensor
+from audit_pipeline.schedules import export_alerts, export_partitions, export_schedules, landing_sensor
 
 defs = dg.Definitions.merge(
     ingestion.defs,
@@ -18,5 +18,6 @@ defs = dg.Definitions.merge(
     export.defs,
     export_schedules.defs,
     export_partitions.defs,
+    export_alerts.defs,
     dg.Definitions(resources=default_resources()),
 )
