@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 WEBHOOK_ENV = "AUDIT_PIPELINE_ALERT_WEBHOOK"
-SLACK_TOKEN_ENV = "AUDIT_PIPELINE_ALERT_SLACK_TOKEN"
+SLACK_TOKEN_ENV = "AUDIT_PIPELINE_ALERT_SLACK_TOKEN"  # noqa: S105 - the variable's name, not a token
 SLACK_CHANNEL_ENV = "AUDIT_PIPELINE_ALERT_SLACK_CHANNEL"
 # Slack's Web API base; only changed to talk to a local stand-in.
 SLACK_API_URL_ENV = "AUDIT_PIPELINE_ALERT_SLACK_API_URL"
@@ -36,7 +36,10 @@ def channels_from_env() -> AlertChannels:
     def setting(name: str) -> str | None:
         return os.environ.get(name, "").strip() or None
 
-    return AlertChannels(setting(WEBHOOK_ENV), setting(SLACK_TOKEN_ENV), setting(SLACK_CHANNEL_ENV),
+    webhook = setting(WEBHOOK_ENV)
+    if webhook and not webhook.startswith(("http://", "https://")):
+        raise ValueError(f"{WEBHOOK_ENV}={webhook!r}: the webhook must be an http:// or https:// URL")
+    return AlertChannels(webhook, setting(SLACK_TOKEN_ENV), setting(SLACK_CHANNEL_ENV),
                          setting(SLACK_API_URL_ENV))
 
 
