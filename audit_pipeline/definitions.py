@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from audit_pipeline import jobs
-from audit_pipeline.assets import export, ingestion, investigation, snapshot
+from audit_pipeline.assets import export, export_replay, ingestion, investigation, snapshot
 from audit_pipeline.resources import default_resources
 from audit_pipeline.schedules import export_alerts, export_partitions, export_schedules, landing_sensor
 
@@ -16,6 +16,7 @@ defs = dg.Definitions.merge(
     jobs.defs,
     landing_sensor.defs,
     export.defs,
+    export_replay.defs,
     export_schedules.defs,
     export_partitions.defs,
     export_alerts.defs,

@@ -68,6 +68,7 @@ def execute_job(
     *,
     partition_key: str | None = None,
     tags: dict[str, str] | None = None,
+    run_config: dict[str, Any] | None = None,
     on_progress: Callable[[str], None] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Execute one of the pipeline's jobs in this process against the Dagster instance in DAGSTER_HOME."""
@@ -78,8 +79,8 @@ def execute_job(
     job = defs.resolve_job_def(job_name)
     with dg.DagsterInstance.get() as instance, _progress_to(on_progress):
         result = job.execute_in_process(
-            instance=instance, partition_key=partition_key, tags=tags, run_config=QUIET_CONSOLE,
-            raise_on_error=False,
+            instance=instance, partition_key=partition_key, tags=tags,
+            run_config={**QUIET_CONSOLE, **(run_config or {})}, raise_on_error=False,
         )
     if not result.success:
         raise PipelineRunError(failure_message(result))

@@ -6,6 +6,7 @@ from typing import Any
 import dagster as dg
 
 from audit_pipeline.assets.groups import EXPORT
+from audit_pipeline.export.config import ExportConfig
 from audit_pipeline.export.config_store import find_config
 from audit_pipeline.export.errors import ExportDeliveryError
 from audit_pipeline.export.locking import ExportAlreadyRunningError
@@ -27,14 +28,18 @@ def _iso(moment: datetime | None) -> str:
     return moment.isoformat().replace("+00:00", "Z") if moment else ""
 
 
+def export_metadata_json(config: ExportConfig) -> dg.JsonMetadataValue:
+    return dg.MetadataValue.json({
+        "name": config.name, "org_id": config.org_id, "bucket": config.bucket, "region": config.region,
+        "prefix": config.prefix, "frequency_hours": config.frequency_hours, "role_arn": config.role_arn,
+        "gzip": config.gzip,
+    })
+
+
 def export_metadata(result: ExportResult) -> dict[str, Any]:
     config, plan = result.config, result.plan
     return {
-        "config": dg.MetadataValue.json({
-            "name": config.name, "org_id": config.org_id, "bucket": config.bucket, "region": config.region,
-            "prefix": config.prefix, "frequency_hours": config.frequency_hours, "role_arn": config.role_arn,
-            "gzip": config.gzip,
-        }),
+        "config": export_metadata_json(config),
         "export_number": plan.export_number,
         "window_from_seq": plan.from_seq,
         "window_to_seq": plan.to_seq,

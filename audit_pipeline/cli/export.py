@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from audit_pipeline.cli import export_replay
 from audit_pipeline.cli.dagster_reload import announce_reload
 from audit_pipeline.cli.export_health import health_fields, health_line, healths
 from audit_pipeline.cli.output import CliError, add_format_flag, print_json
@@ -67,6 +68,7 @@ def register(commands: Any) -> None:
         sub.add_argument("name", help="the export's name")
         add_format_flag(sub)
         sub.set_defaults(handler=handler)
+    export_replay.register(actions)
 
 
 @contextmanager
