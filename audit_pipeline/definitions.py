@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from audit_pipeline import jobs
-from audit_pipeline.assets import export, export_replay, ingestion, investigation, snapshot
+from audit_pipeline.assets import export, export_checks, export_replay, ingestion, investigation, snapshot
 from audit_pipeline.resources import default_resources
 from audit_pipeline.schedules import export_alerts, export_partitions, export_schedules, landing_sensor
 
@@ -17,6 +17,7 @@ defs = dg.Definitions.merge(
     landing_sensor.defs,
     export.defs,
     export_replay.defs,
+    export_checks.defs,
     export_schedules.defs,
     export_partitions.defs,
     export_alerts.defs,

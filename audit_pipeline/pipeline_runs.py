@@ -76,8 +76,9 @@ def execute_job(
     ensure_dagster_home(paths)
     from audit_pipeline.definitions import defs
 
-    job = defs.resolve_job_def(job_name)
     with dg.DagsterInstance.get() as instance, _progress_to(on_progress):
+        # Resolved while this instance is open: resolving loads definitions state through the current instance.
+        job = defs.resolve_job_def(job_name)
         result = job.execute_in_process(
             instance=instance, partition_key=partition_key, tags=tags,
             run_config={**QUIET_CONSOLE, **(run_config or {})}, raise_on_error=False,

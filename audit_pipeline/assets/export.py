@@ -1,12 +1,12 @@
 """The export of each org's events to the customer's S3 bucket: one partition per export configuration."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import dagster as dg
 
 from audit_pipeline.assets.groups import EXPORT
-from audit_pipeline.export.config import ExportConfig
+from audit_pipeline.export.config import MAX_FREQUENCY_HOURS, ExportConfig
 from audit_pipeline.export.config_store import find_config
 from audit_pipeline.export.errors import ExportDeliveryError
 from audit_pipeline.export.locking import ExportAlreadyRunningError
@@ -59,11 +59,20 @@ def export_metadata(result: ExportResult) -> dict[str, Any]:
     }
 
 
+# Dagster evaluates freshness per asset, not per partition: this says some export delivered within the
+# longest frequency; each config's own lag is its `export_health_<name>` check.
+EXPORT_FRESHNESS = dg.FreshnessPolicy.time_window(
+    warn_window=timedelta(hours=MAX_FREQUENCY_HOURS, minutes=15),
+    fail_window=timedelta(hours=2 * MAX_FREQUENCY_HOURS, minutes=15),
+)
+
+
 @dg.asset(
     partitions_def=export_configs_partitions,
     group_name=EXPORT,
     kinds={"s3", "duckdb"},
     deps=[dg.AssetKey("audit_events")],
+    freshness_policy=EXPORT_FRESHNESS,
 )
 def audit_log_export(
     context: dg.AssetExecutionContext, store: AuditStore, s3_export: S3ExportResource

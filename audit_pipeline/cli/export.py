@@ -24,7 +24,7 @@ from audit_pipeline.export.config_store import (
     save_config,
     set_enabled,
 )
-from audit_pipeline.export.policies import partition_of, permissions_policy, trust_policy
+from audit_pipeline.export.policies import delivery_check_policy, partition_of, permissions_policy, trust_policy
 from audit_pipeline.export.timing import next_export_at
 from audit_pipeline.settings import Paths, paths_from_env
 
@@ -209,7 +209,9 @@ def handle_show(args: argparse.Namespace) -> int:
         config = get_config(paths, args.name)
     health = healths(paths, [config])[config.name]
     out = {"config": config_view(config), "health": health_fields(health),
-           **policies(config), "last_export": last_outcome(paths, config.name)}
+           **policies(config), "last_export": last_outcome(paths, config.name),
+           "optional_delivery_check_policy": delivery_check_policy(config.bucket, config.prefix,
+                                                                   partition_of(config.role_arn))}
     if args.format == "json":
         print_json(out)
         return 0
@@ -233,6 +235,8 @@ def handle_show(args: argparse.Namespace) -> int:
                       f"({item['bytes']} bytes, sha256 {item['sha256']})")
     print("\ntrust policy:\n" + json.dumps(out["trust_policy"], indent=2))
     print("permissions policy:\n" + json.dumps(out["permissions_policy"], indent=2))
+    print("optional delivery-check policy (s3:GetObject, lets the export's objects_as_planned check read "
+          "back what was delivered):\n" + json.dumps(out["optional_delivery_check_policy"], indent=2))
     return 0
 
 

@@ -50,3 +50,16 @@ def permissions_policy(bucket: str, prefix: str, partition: str = "aws") -> dict
             "Resource": writable_resource(bucket, prefix, partition),
         }],
     }
+
+
+def delivery_check_policy(bucket: str, prefix: str, partition: str = "aws") -> dict[str, Any]:
+    """Optional: s3:GetObject below the prefix, so the exporter can check (HEAD) what it delivered."""
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [{
+            "Sid": "CheckDeliveredAuditLogExports",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": writable_resource(bucket, prefix, partition),
+        }],
+    }
