@@ -78,8 +78,7 @@ def window_continues_check(context: dg.AssetCheckExecutionContext, store: AuditS
     found = _delivered(context, store)
     if isinstance(found, dg.AssetCheckResult):
         return found
-    _, export, previous = found
-    return _result(window_continues(export, previous))
+    return _result(window_continues(found[1], found[2]))
 
 
 @dg.asset_check(asset=audit_log_export, name="events_match_window",
