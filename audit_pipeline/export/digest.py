@@ -20,9 +20,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from audit_pipeline.export.bookkeeping import PlannedExport
-from audit_pipeline.export.layout import EXPORT_NUMBER_DIGITS, ROOT_FOLDER
+from audit_pipeline.export.layout import DIGEST_FOLDER, EXPORT_NUMBER_DIGITS, ROOT_FOLDER
 
-DIGEST_FOLDER = "audit-logs-digest"
 DIGEST_FORMAT = "audit-pipeline-export-digest/1"
 SIGNATURE_ALGORITHM = "Ed25519"
 DIGEST_SUFFIX = "_digest.json"
@@ -111,7 +110,7 @@ def parse(body: bytes) -> tuple[dict[str, Any], bytes]:
             raise DigestFormatError(f"not a digest of format {DIGEST_FORMAT}")
         signature = base64.b64decode(document.pop("signature"), validate=True)
         for field in ("digest_key", "export_number", "window", "files", "previous_digest", "signing_key_id"):
-            document[field]  # noqa: B018 - every field must be there
+            document[field]
     except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
         raise DigestFormatError(f"not a readable digest: {error}") from error
     return document, signature

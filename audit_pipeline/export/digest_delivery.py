@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import duckdb
 
 from audit_pipeline.domain.events import SYSTEM_LOG_TYPE
-from audit_pipeline.export.bookkeeping import DELIVERED, PlannedExport
+from audit_pipeline.export.bookkeeping import DELIVERED, PlannedExport, ensure_schema
 from audit_pipeline.export.digest import (
     DigestFile,
     DigestLink,
@@ -77,12 +77,16 @@ def digest_files(
     ]
 
 
-def previous_link(connection: duckdb.DuckDBPyConnection, plan: PlannedExport) -> DigestLink | None:
-    """The digest of the export before this one; none for the first export (or one from before digests)."""
+def delivered_digest(
+    connection: duckdb.DuckDBPyConnection, config_id: str, export_number: int | None = None
+) -> DigestLink | None:
+    """The digest of a delivered export of the config: the one numbered, or the newest (the chain head)."""
+    ensure_schema(connection)
     row = connection.execute(
         "SELECT g.digest_key, g.sha256 FROM export_digests g JOIN export_deliveries d "
-        "USING (config_id, export_number) WHERE g.config_id = ? AND g.export_number = ? AND d.status = ?",
-        [plan.config_id, plan.export_number - 1, DELIVERED],
+        "USING (config_id, export_number) WHERE g.config_id = ? AND d.status = ? "
+        "AND (?::BIGINT IS NULL OR g.export_number = ?) ORDER BY g.export_number DESC LIMIT 1",
+        [config_id, DELIVERED, export_number, export_number],
     ).fetchone()
     return DigestLink(row[0], row[1]) if row else None
 
@@ -106,7 +110,7 @@ def prepare_digest(
     """The export's digest, signed, recorded and written beside its staged parts (call with the parts)."""
     ring = load_or_create(keyring_path(paths))
     key = digest_key(prefix, plan.org_id, plan.cutoff_at, plan.export_number)
-    previous = previous_link(connection, plan)
+    previous = delivered_digest(connection, plan.config_id, plan.export_number - 1)  # none before digests
     unsigned = unsigned_document(plan, key, digest_files(connection, plan, parts), previous, ring.current_id)
     recorded = _recorded(connection, plan)
     if recorded is not None and _without_signer(parse(recorded)[0]) == _without_signer(unsigned):

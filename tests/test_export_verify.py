@@ -1,0 +1,220 @@
+"""`export verify` against the local AWS sandbox (IAM checks on): an untouched history verifies, and each
+kind of tampering is detected and named; the write-only permissions policy still suffices to export."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from audit_pipeline.cli.main import main
+from audit_pipeline.export.aws import S3Destination
+from audit_pipeline.export.config import ExportConfig
+from audit_pipeline.export.digest import canonical_bytes
+from audit_pipeline.export.policies import read_policy
+from audit_pipeline.export.runner import ExportResult, run_export
+from audit_pipeline.export.signing import key_id
+from audit_pipeline.local_aws import LocalAwsSandbox
+from audit_pipeline.settings import Paths
+from tests.aws_sandbox import aws_sandbox, configure_export  # noqa: F401 - fixture
+from tests.conftest import event, ingest_now, land_records
+
+BUCKET = "acme-audit"
+DATA = "exports/audit/audit-logs/org_id=acme/"
+DIGESTS = "exports/audit/audit-logs-digest/org_id=acme/"
+
+
+def attach_read_policy(sandbox: LocalAwsSandbox, config: ExportConfig) -> None:
+    """What a customer does who wants `export verify`: the optional read policy beside the write one."""
+    sandbox.admin_client("iam").put_role_policy(
+        RoleName=config.role_arn.rsplit("/", 1)[-1], PolicyName="audit-log-verify",
+        PolicyDocument=json.dumps(read_policy(config.bucket, config.prefix)),
+    )
+
+
+def export_history(paths: Paths, config: ExportConfig) -> list[ExportResult]:
+    """Three exports: one of several parts, an empty window, and a small one with a System event."""
+    results = []
+    for number, records in enumerate([
+        [event(f"a{i}") for i in range(30)],
+        [],
+        [event("c1"), event("c2", log_type="System", action="Maintenance", user_email=None, user_name=None)],
+    ]):
+        if records:
+            land_records(paths, records, name=f"batch-{number}.jsonl")
+            ingest_now(paths)
+        results.append(run_export(paths, config, S3Destination(config), run_id=f"run-{number}",
+                                  part_bytes=3_000))
+    return results
+
+
+def verify(capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict[str, Any]]:
+    code = main(["export", "verify", "acme-prod", *extra, "--format", "json"])
+    captured = capsys.readouterr()
+    assert captured.out, captured.err
+    return code, json.loads(captured.out)
+
+
+@pytest.fixture
+def history(paths: Paths, aws_sandbox: LocalAwsSandbox) -> tuple[ExportConfig, list[ExportResult]]:  # noqa: F811
+    config = configure_export(paths, aws_sandbox)
+    results = export_history(paths, config)
+    attach_read_policy(aws_sandbox, config)
+    return config, results
+
+
+def test_untouched_history_verifies(
+    history: tuple[ExportConfig, list[ExportResult]], aws_sandbox: LocalAwsSandbox,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, results = history
+    code, out = verify(capsys)
+    assert (code, out["problems"]) == (0, [])
+    assert out["digests"] == 3
+    assert out["files"] == sum(len(r.objects) for r in results) > 3
+    assert results[-1].digest is not None
+    assert out["chain_head"] == {"key": results[-1].digest.key, "sha256": results[-1].digest.sha256}
+    assert main(["export", "verify", "acme-prod"]) == 0
+    [line] = capsys.readouterr().out.splitlines()
+    assert "3 digest(s)" in line and "all hold" in line
+
+
+def test_digests_describe_their_exports(
+    history: tuple[ExportConfig, list[ExportResult]], aws_sandbox: LocalAwsSandbox  # noqa: F811
+) -> None:
+    _, results = history
+    documents = [json.loads(aws_sandbox.read_object(BUCKET, key)) for key in aws_sandbox.list_keys(BUCKET, DIGESTS)]
+    assert [d["export_number"] for d in documents] == [1, 2, 3]
+    assert documents[0]["previous_digest"] is None
+    for earlier, later, result in zip(documents, documents[1:], results, strict=False):
+        assert later["previous_digest"]["key"] == earlier["digest_key"] == result.digest.key  # type: ignore[union-attr]
+        assert later["window"]["from_seq"] == earlier["window"]["to_seq"]
+    first, empty, last = documents
+    assert [f["key"] for f in first["files"]] == results[0].object_keys
+    assert sum(f["user_events"] for f in first["files"]) == 30
+    assert [(f["user_events"], f["system_events"]) for f in empty["files"]] == [(0, 1)]
+    assert [(f["user_events"], f["system_events"]) for f in last["files"]] == [(1, 1)]
+    assert all(k.startswith("exports/audit/audit-logs-digest/org_id=acme/dt=") and k.endswith("_digest.json")
+               for k in aws_sandbox.list_keys(BUCKET, DIGESTS))
+
+
+def _rewrite(sandbox: LocalAwsSandbox, key: str, body: bytes) -> None:
+    sandbox.admin_client("s3").put_object(Bucket=BUCKET, Key=key, Body=body)
+
+
+def _delete(sandbox: LocalAwsSandbox, key: str) -> None:
+    sandbox.admin_client("s3").delete_object(Bucket=BUCKET, Key=key)
+
+
+def flip_a_byte(sandbox: LocalAwsSandbox) -> tuple[str, str]:
+    key = sandbox.list_keys(BUCKET, DATA)[1]
+    body = bytearray(sandbox.read_object(BUCKET, key))
+    body[10] = ord("X") if body[10] != ord("X") else ord("Y")
+    _rewrite(sandbox, key, bytes(body))
+    return "modified", key
+
+
+def delete_a_data_file(sandbox: LocalAwsSandbox) -> tuple[str, str]:
+    key = sandbox.list_keys(BUCKET, DATA)[0]
+    _delete(sandbox, key)
+    return "missing", key
+
+
+def delete_a_digest(sandbox: LocalAwsSandbox) -> tuple[str, str]:
+    key = sandbox.list_keys(BUCKET, DIGESTS)[1]
+    _delete(sandbox, key)
+    return "missing", key
+
+
+def delete_the_newest_digest(sandbox: LocalAwsSandbox) -> tuple[str, str]:
+    key = sandbox.list_keys(BUCKET, DIGESTS)[-1]
+    _delete(sandbox, key)
+    return "missing", key
+
+
+def add_a_foreign_file(sandbox: LocalAwsSandbox) -> tuple[str, str]:
+    folder = sandbox.list_keys(BUCKET, DATA)[0].rsplit("/", 1)[0]
+    key = f"{folder}/planted.json"
+    _rewrite(sandbox, key, b'{"event_id":"planted"}\n')
+    return "unlisted", key
+
+
+def re_sign_a_digest(sandbox: LocalAwsSandbox) -> tuple[str, str]:
+    key = sandbox.list_keys(BUCKET, DIGESTS)[-1]
+    document = json.loads(sandbox.read_object(BUCKET, key))
+    del document["signature"]
+    document["files"][0]["sha256"] = "0" * 64  # what an attacker re-signing a digest would want to change
+    other = Ed25519PrivateKey.generate()
+    document["signing_key_id"] = key_id(other.public_key())
+    signature = other.sign(canonical_bytes(document))
+    _rewrite(sandbox, key, canonical_bytes({**document, "signature": base64.b64encode(signature).decode()}))
+    return "bad-signature", key
+
+
+def swap_two_digests(sandbox: LocalAwsSandbox) -> tuple[str, str]:
+    first, second = sandbox.list_keys(BUCKET, DIGESTS)[:2]
+    one, two = sandbox.read_object(BUCKET, first), sandbox.read_object(BUCKET, second)
+    _rewrite(sandbox, first, two)
+    _rewrite(sandbox, second, one)
+    return "chain-broken", first
+
+
+@pytest.mark.parametrize("tamper", [
+    flip_a_byte, delete_a_data_file, delete_a_digest, delete_the_newest_digest, add_a_foreign_file,
+    re_sign_a_digest, swap_two_digests,
+])
+def test_each_tampering_is_detected_and_named(
+    history: tuple[ExportConfig, list[ExportResult]], aws_sandbox: LocalAwsSandbox,  # noqa: F811
+    capsys: pytest.CaptureFixture[str], tamper: Callable[[LocalAwsSandbox], tuple[str, str]],
+) -> None:
+    kind, key = tamper(aws_sandbox)
+    code, out = verify(capsys)
+    assert code == 1
+    assert {"problem": kind, "key": key} in [{"problem": p["problem"], "key": p["key"]} for p in out["problems"]]
+    assert main(["export", "verify", "acme-prod"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert f"{kind} {key}: " in "\n".join(lines[:-1])
+    assert len(lines) == len(out["problems"]) + 1
+
+
+def test_since_and_until_limit_what_is_checked(
+    history: tuple[ExportConfig, list[ExportResult]], aws_sandbox: LocalAwsSandbox,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, results = history
+    code, out = verify(capsys, "--since", "2000-01-01", "--until", "2000-01-02")
+    assert (code, out["digests"], out["problems"]) == (0, 0, [])
+    code, out = verify(capsys, "--since", results[0].plan.cutoff_at.strftime("%Y-%m-%d"))
+    assert (code, out["digests"]) == (0, 3)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["export", "verify", "nope"], "no export named 'nope'"),
+    (["export", "verify", "acme-prod", "--since", "yesterday"], "is not a time"),
+    (["export", "verify", "acme-prod", "--since", "2026-11-02", "--until", "2026-11-01"], "must be later"),
+])
+def test_bad_arguments_exit_2_with_one_line(
+    paths: Paths, aws_sandbox: LocalAwsSandbox, capsys: pytest.CaptureFixture[str],  # noqa: F811
+    argv: list[str], message: str,
+) -> None:
+    configure_export(paths, aws_sandbox)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_the_write_only_policy_exports_and_verify_asks_for_the_read_policy(
+    paths: Paths, aws_sandbox: LocalAwsSandbox, capsys: pytest.CaptureFixture[str],  # noqa: F811
+) -> None:
+    config = configure_export(paths, aws_sandbox)
+    results = export_history(paths, config)  # the role has s3:PutObject below the prefix and nothing else
+    assert len(aws_sandbox.list_keys(BUCKET, DIGESTS)) == len(results)
+    assert main(["export", "verify", config.name]) == 1
+    err = capsys.readouterr().err
+    assert "may not list" in err and "optional read policy" in err and err.count("\n") == 1
+    attach_read_policy(aws_sandbox, config)
+    assert main(["export", "verify", config.name]) == 0
