@@ -18,7 +18,7 @@ from audit_pipeline.resources.store import AuditStore
 from audit_pipeline.settings import Paths
 from tests.aws_sandbox import aws_sandbox, configure_export  # noqa: F401 - fixture
 from tests.conftest import event, ingest_now, land_records
-from tests.test_export_verify import BUCKET, DATA, attach_read_policy, flip_a_byte
+from tests.digest_helpers import BUCKET, DATA, attach_read_policy, flip_a_byte
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from audit_pipeline.local_aws import LocalAwsSandbox
 from audit_pipeline.settings import Paths
 from tests.aws_sandbox import aws_sandbox, configure_export  # noqa: F401 - fixture
 from tests.conftest import event, ingest_now, land_records
+from tests.digest_helpers import BUCKET, DIGESTS, attach_read_policy
 from tests.fault_helpers import (
     KILL_AFTER_FIRST_PART,
     KILL_BEFORE_BOOKKEEPING,
@@ -23,7 +24,6 @@ from tests.fault_helpers import (
     object_bodies,
     run_export_child,
 )
-from tests.test_export_verify import BUCKET, DIGESTS, attach_read_policy
 
 SMALL_PARTS = 1_500
 

@@ -14,6 +14,7 @@ import pytest
 from audit_pipeline.export.bookkeeping import PlannedExport, PlannedPart
 from audit_pipeline.export.digest import DigestFile, DigestLink, canonical_bytes, signed_bytes, unsigned_document
 from audit_pipeline.export.digest import digest_key as make_digest_key
+from audit_pipeline.export.layout import part_key
 from audit_pipeline.export.signing import (
     KEYRING_ENV,
     KeyRing,
@@ -89,7 +90,7 @@ def _deliver(bucket: MemoryBucket, ring: KeyRing, number: int, from_seq: int, to
              previous: DigestLink | None) -> DigestLink:
     """What an export writes, built with the product's own document functions."""
     cutoff = START + timedelta(hours=number)
-    data_key = f"audit-logs/org_id=acme/dt=2026-11-20/hour={cutoff:%H}/{cutoff:%Y%m%dT%H%M%SZ}_{number:08d}_part-0001.json"
+    data_key = part_key("", "acme", cutoff, number, 1, False)
     body = f'{{"n":{number}}}\n'.encode()
     bucket.objects[data_key] = body
     plan = PlannedExport("cfg", "acme-prod", number, "acme", from_seq, to_seq,
