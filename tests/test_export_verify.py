@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from audit_pipeline.cli.main import main
+from audit_pipeline.export.bucket_reader import BucketReadError, S3BucketReader
 from audit_pipeline.export.config import ExportConfig
 from audit_pipeline.export.runner import ExportResult
 from audit_pipeline.local_aws import LocalAwsSandbox
@@ -128,3 +129,7 @@ def test_the_write_only_policy_exports_and_verify_asks_for_the_read_policy(
     assert "may not list" in err and "optional read policy" in err and err.count("\n") == 1
     attach_read_policy(aws_sandbox, config)
     assert main(["export", "verify", config.name]) == 0
+    # The read policy reads the two export folders only. (moto checks its GetObject resources, but ignores the
+    # s3:prefix condition of its ListBucket statement: tests/test_export_cli.py checks that condition's text.)
+    with pytest.raises(BucketReadError, match="may not read"):
+        S3BucketReader(config).read("exports/audit/other.json")
