@@ -9,10 +9,10 @@ bucket is the same object whatever happened. The record counts as delivered once
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -31,6 +31,9 @@ from audit_pipeline.export.files import WrittenPart
 from audit_pipeline.export.signing import keyring_path, load_or_create
 from audit_pipeline.settings import Paths
 
+if TYPE_CHECKING:  # the runner imports this module to call it
+    from audit_pipeline.export.runner import Destination
+
 CONTENT_TYPE = "application/json"
 
 # Parts are contiguous ranges of ingest_seq: each event belongs to the part with the largest from_seq below it.
@@ -42,11 +45,6 @@ FROM (SELECT ingest_seq FROM events
 ASOF JOIN parts AS p ON e.ingest_seq > p.from_seq
 GROUP BY p.part_number
 """
-
-
-class FileDestination(Protocol):
-    def put_file(self, key: str, path: Path, *, sha256_hex: str, content_type: str,
-                 metadata: Mapping[str, str]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -128,7 +126,7 @@ def prepare_digest(
     return PreparedDigest(key, target, len(body), sha256, document["signing_key_id"], previous)
 
 
-def deliver_digest(destination: FileDestination, plan: PlannedExport, digest: PreparedDigest) -> None:
+def deliver_digest(destination: Destination, plan: PlannedExport, digest: PreparedDigest) -> None:
     """Upload the digest after every data file of its export."""
     destination.put_file(digest.key, digest.path, sha256_hex=digest.sha256, content_type=CONTENT_TYPE,
                          metadata={"export-number": str(plan.export_number), "digest": "1"})
