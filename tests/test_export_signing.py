@@ -112,3 +112,17 @@ def test_a_window_that_does_not_follow_on_is_a_window_gap(paths: Paths) -> None:
     gapped = _deliver(bucket, ring, 3, 25, 30, second)  # events 21-25 never delivered
     result = verify_history(bucket, prefix="", org_id="acme", find_key=ring.find)
     assert [(p.kind, p.key) for p in result.problems] == [("window-gap", gapped.key)]
+
+
+def test_a_forged_digest_of_the_wrong_shape_is_reported_not_a_crash(paths: Paths) -> None:
+    ring = load_or_create(keyring_path(paths))
+    bucket = MemoryBucket()
+    first = _deliver(bucket, ring, 1, 0, 10, None)
+    forged = make_digest_key("", "acme", START + timedelta(hours=2), 2)
+    bucket.objects[forged] = canonical_bytes({"format": "audit-pipeline-export-digest/1", "signature": "",
+                                              "digest_key": forged, "export_number": 2, "window": {},
+                                              "files": "all of them", "previous_digest": None,
+                                              "signing_key_id": ring.current_id})
+    result = verify_history(bucket, prefix="", org_id="acme", find_key=ring.find)
+    assert [(p.kind, p.key) for p in result.problems] == [("bad-signature", forged)]
+    assert result.chain_head == first

@@ -109,8 +109,34 @@ def parse(body: bytes) -> tuple[dict[str, Any], bytes]:
         if not isinstance(document, dict) or document.get("format") != DIGEST_FORMAT:
             raise DigestFormatError(f"not a digest of format {DIGEST_FORMAT}")
         signature = base64.b64decode(document.pop("signature"), validate=True)
-        for field in ("digest_key", "export_number", "window", "files", "previous_digest", "signing_key_id"):
-            document[field]
+        _require_shape(document)
     except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
         raise DigestFormatError(f"not a readable digest: {error}") from error
     return document, signature
+
+
+def _expect(value: Any, kind: type, what: str) -> None:
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise ValueError(f"{what} is not a {kind.__name__}")
+
+
+def _require_shape(document: dict[str, Any]) -> None:
+    """The fields a verifier reads, with their types, so that a forged digest is reported, not a crash."""
+    _expect(document["digest_key"], str, "digest_key")
+    _expect(document["signing_key_id"], str, "signing_key_id")
+    _expect(document["export_number"], int, "export_number")
+    window = document["window"]
+    _expect(window, dict, "window")
+    _expect(window["from_seq"], int, "window.from_seq")
+    _expect(window["to_seq"], int, "window.to_seq")
+    _expect(document["files"], list, "files")
+    for item in document["files"]:
+        _expect(item, dict, "a file")
+        _expect(item["key"], str, "a file's key")
+        _expect(item["bytes"], int, "a file's bytes")
+        _expect(item["sha256"], str, "a file's sha256")
+    link = document["previous_digest"]
+    if link is not None:
+        _expect(link, dict, "previous_digest")
+        _expect(link["key"], str, "previous_digest.key")
+        _expect(link["sha256"], str, "previous_digest.sha256")
