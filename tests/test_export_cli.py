@@ -115,6 +115,8 @@ def test_full_cycle_through_the_cli(
     assert ran["window"]["from_seq"] == 0 and ran["window"]["to_seq"] == 6
     assert all(k.startswith("exports/audit/audit-logs/org_id=acme/dt=") for k in ran["object_keys"])
     assert set(ran["object_keys"]) <= set(aws_sandbox.list_keys("acme-audit"))
+    assert ran["digest_key"].startswith("exports/audit/audit-logs-digest/org_id=acme/dt=")
+    assert ran["digest_key"] in aws_sandbox.list_keys("acme-audit")
 
     code, shown, _ = run_cli(capsys, "export", "show", "acme-prod", "--format", "json")
     assert shown["last_export"]["status"] == "SUCCESS"

@@ -275,6 +275,7 @@ def handle_run(args: argparse.Namespace) -> int:
         "bucket": config.bucket,
         "object_keys": metadata["object_keys"],
         "objects": metadata["objects"],
+        "digest_key": metadata.get("digest_key") or None,
     }
     if args.format == "json":
         print_json(out)
@@ -286,6 +287,8 @@ def handle_run(args: argparse.Namespace) -> int:
           f"cutoff {window['cutoff']} (previous {window['previous_cutoff'] or 'none'})")
     for item in out["objects"]:
         print(f"  s3://{config.bucket}/{item['key']}  {item['bytes']} bytes  sha256 {item['sha256']}")
+    if out["digest_key"]:
+        print(f"  signed digest s3://{config.bucket}/{out['digest_key']}")
     return 0
 
 
