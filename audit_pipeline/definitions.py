@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from audit_pipeline import jobs
-from audit_pipeline.assets import export, ingestion, investigation, snapshot
+from audit_pipeline.assets import export, export_digest_check, ingestion, investigation, snapshot
 from audit_pipeline.resources import default_resources
 from audit_pipeline.schedules import export_schedules, landing_sensor
 
@@ -16,6 +16,7 @@ defs = dg.Definitions.merge(
     jobs.defs,
     landing_sensor.defs,
     export.defs,
+    export_digest_check.defs,
     export_schedules.defs,
     dg.Definitions(resources=default_resources()),
 )

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from audit_pipeline.cli.export_verify import register_verify
 from audit_pipeline.cli.output import CliError, add_format_flag, print_json
 from audit_pipeline.dagster_home import ensure_dagster_home
 from audit_pipeline.export.config import ExportConfig, ExportConfigError, ExportSettings
@@ -21,7 +22,7 @@ from audit_pipeline.export.config_store import (
     save_config,
     set_enabled,
 )
-from audit_pipeline.export.policies import partition_of, permissions_policy, trust_policy
+from audit_pipeline.export.policies import partition_of, permissions_policy, read_policy, trust_policy
 from audit_pipeline.export.timing import next_export_at
 from audit_pipeline.settings import Paths, paths_from_env
 
@@ -65,6 +66,7 @@ def register(commands: Any) -> None:
         sub.add_argument("name", help="the export's name")
         add_format_flag(sub)
         sub.set_defaults(handler=handler)
+    register_verify(actions)
 
 
 @contextmanager
@@ -99,6 +101,7 @@ def policies(config: ExportConfig) -> dict[str, Any]:
     return {
         "trust_policy": trust_policy(config.external_id),
         "permissions_policy": permissions_policy(config.bucket, config.prefix, partition_of(config.role_arn)),
+        "read_policy": read_policy(config.bucket, config.prefix, partition_of(config.role_arn)),
     }
 
 
@@ -135,6 +138,8 @@ def handle_configure(args: argparse.Namespace) -> int:
     print(json.dumps(out["trust_policy"], indent=2))
     print("\npermissions policy of the role (what it may do):")
     print(json.dumps(out["permissions_policy"], indent=2))
+    print("\noptional read policy, only for `export verify` (list and read the export and digest folders):")
+    print(json.dumps(out["read_policy"], indent=2))
     print(f"\ncheck it with: audit-pipeline export test {config.name}")
     if created:
         print(f"a running Dagster picks up the schedule export_{config.name.replace('-', '_')} when its code "
@@ -223,6 +228,7 @@ def handle_show(args: argparse.Namespace) -> int:
                       f"({item['bytes']} bytes, sha256 {item['sha256']})")
     print("\ntrust policy:\n" + json.dumps(out["trust_policy"], indent=2))
     print("permissions policy:\n" + json.dumps(out["permissions_policy"], indent=2))
+    print("optional read policy (export verify):\n" + json.dumps(out["read_policy"], indent=2))
     return 0
 
 
@@ -269,6 +275,7 @@ def handle_run(args: argparse.Namespace) -> int:
         "bucket": config.bucket,
         "object_keys": metadata["object_keys"],
         "objects": metadata["objects"],
+        "digest_key": metadata.get("digest_key") or None,
     }
     if args.format == "json":
         print_json(out)
@@ -280,6 +287,8 @@ def handle_run(args: argparse.Namespace) -> int:
           f"cutoff {window['cutoff']} (previous {window['previous_cutoff'] or 'none'})")
     for item in out["objects"]:
         print(f"  s3://{config.bucket}/{item['key']}  {item['bytes']} bytes  sha256 {item['sha256']}")
+    if out["digest_key"]:
+        print(f"  signed digest s3://{config.bucket}/{out['digest_key']}")
     return 0
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from audit_pipeline.export.layout import DIGEST_FOLDER, ROOT_FOLDER
+
 EXPORTER_PRINCIPAL_ENV = "AUDIT_PIPELINE_EXPORTER_PRINCIPAL"
 # The identity the local sandbox creates (moto's default account); production sets the env var.
 DEFAULT_EXPORTER_PRINCIPAL = "arn:aws:iam::123456789012:user/audit-pipeline-exporter"
@@ -49,4 +51,28 @@ def permissions_policy(bucket: str, prefix: str, partition: str = "aws") -> dict
             "Action": "s3:PutObject",
             "Resource": writable_resource(bucket, prefix, partition),
         }],
+    }
+
+
+def read_policy(bucket: str, prefix: str, partition: str = "aws") -> dict[str, Any]:
+    """Optional, only for `export verify`: list and read the export and digest folders, nothing else."""
+    folder = f"{prefix}/" if prefix else ""
+    folders = [f"{folder}{ROOT_FOLDER}/*", f"{folder}{DIGEST_FOLDER}/*"]
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [
+            {
+                "Sid": "ReadAuditLogExports",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": [f"arn:{partition}:s3:::{bucket}/{path}" for path in folders],
+            },
+            {
+                "Sid": "ListAuditLogExports",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": f"arn:{partition}:s3:::{bucket}",
+                "Condition": {"StringLike": {"s3:prefix": folders}},
+            },
+        ],
     }
