@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from audit_pipeline.export.layout import CONNECTION_TEST_FOLDER
+
 EXPORTER_PRINCIPAL_ENV = "AUDIT_PIPELINE_EXPORTER_PRINCIPAL"
 # The identity the local sandbox creates (moto's default account); production sets the env var.
 DEFAULT_EXPORTER_PRINCIPAL = "arn:aws:iam::123456789012:user/audit-pipeline-exporter"
@@ -39,8 +41,16 @@ def writable_resource(bucket: str, prefix: str, partition: str = "aws") -> str:
     return f"arn:{partition}:s3:::{bucket}/{folder}*"
 
 
+def connection_test_resource(bucket: str, prefix: str, partition: str = "aws") -> str:
+    folder = f"{prefix}/" if prefix else ""
+    return f"arn:{partition}:s3:::{bucket}/{folder}{CONNECTION_TEST_FOLDER}/*"
+
+
 def permissions_policy(bucket: str, prefix: str, partition: str = "aws") -> dict[str, Any]:
-    """s3:PutObject below the prefix and nothing else: no read, no list, no delete."""
+    """s3:PutObject below the prefix, and s3:DeleteObject only on the connection test's own markers.
+
+    No read, no list, and no delete of exported files.
+    """
     return {
         "Version": POLICY_VERSION,
         "Statement": [{
@@ -48,5 +58,10 @@ def permissions_policy(bucket: str, prefix: str, partition: str = "aws") -> dict
             "Effect": "Allow",
             "Action": "s3:PutObject",
             "Resource": writable_resource(bucket, prefix, partition),
+        }, {
+            "Sid": "RemoveConnectionTestMarkers",
+            "Effect": "Allow",
+            "Action": "s3:DeleteObject",
+            "Resource": connection_test_resource(bucket, prefix, partition),
         }],
     }
