@@ -39,8 +39,8 @@ AUDITED_FIELDS = {"bucket": "s3_bucket", "region": "s3_region", "prefix": "s3_pr
 class ExportNotVisibleError(LookupError):
     """No export of that name in the admin's org (it may exist in another org: that is not said)."""
 
-    def __init__(self, name: str, org_id: str) -> None:
-        super().__init__(f"no export named {name!r} in org {org_id}")
+    def __init__(self, name: str, org_id: str, message: str | None = None) -> None:
+        super().__init__(message or f"no export named {name!r} in org {org_id}")
         self.name = name
 
 
