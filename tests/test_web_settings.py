@@ -248,39 +248,36 @@ def test_a_failed_run_shows_its_error(home: SettingsHome, aws_sandbox: LocalAwsS
     assert "assume-role" in run["error"] and "trust policy" in run["error"]
 
 
-@pytest.mark.parametrize(("case", "message"), [
-    ("wrong_external_id", "check the external id in the role's trust policy"),
-    ("access_denied", "may not write s3://acme-audit/"),
-    ("no_such_bucket", "bucket missing-bucket does not exist"),
-    ("wrong_region", "bucket acme-audit is in eu-west-1, not us-east-1"),
-])
+FAILURES = {
+    "wrong_external_id": ({"role_arn": role_arn("stale-role")}, "check the external id in the role's trust policy"),
+    "access_denied": ({"role_arn": role_arn("other-bucket-role")}, "may not write s3://acme-audit/"),
+    "no_such_bucket": ({"role_arn": role_arn("missing-role"), "bucket": "missing-bucket"},
+                       "bucket missing-bucket does not exist"),
+    "wrong_region": ({"region": "us-east-1"}, "bucket acme-audit is in eu-west-1, not us-east-1"),
+}
+
+
+def set_up_customer_with_mistakes(sandbox: LocalAwsSandbox, external_id: str) -> None:
+    """The customer's bucket and right role, and beside them one role for each mistake in FAILURES."""
+    sandbox.set_up_customer(bucket="acme-audit", region="eu-west-1", role_name="acme-role",
+                            external_id=external_id, prefix="security/audit")
+    sandbox.create_customer_role("stale-role", external_id="an-old-external-id", bucket="acme-audit",
+                                 prefix="security/audit")
+    sandbox.create_customer_role("other-bucket-role", external_id=external_id, bucket="another-bucket")
+    sandbox.create_customer_role("missing-role", external_id=external_id, bucket="missing-bucket",
+                                 prefix="security/audit")
+
+
+@pytest.mark.parametrize("case", list(FAILURES))
 def test_connection_test_names_the_failure(
-    home: SettingsHome, aws_sandbox: LocalAwsSandbox, case: str, message: str  # noqa: F811
+    home: SettingsHome, aws_sandbox: LocalAwsSandbox, case: str  # noqa: F811
 ) -> None:
     api = home.api("ada")
     external_id = api.post(f"{API}/connector").json()["external_id"]
-    values = prepare_failure(aws_sandbox, case, external_id)
+    set_up_customer_with_mistakes(aws_sandbox, external_id)
+    values, message = FAILURES[case]
     tested = api.post(f"{API}/connection-test", json=settings(**values)).json()
     assert tested["ok"] is False
     failed = [s for s in tested["steps"] if not s["ok"]]
     assert len(failed) == 1 and failed[0] == tested["steps"][-1]
     assert message in failed[0]["detail"], failed[0]
-
-
-def prepare_failure(sandbox: LocalAwsSandbox, case: str, external_id: str) -> dict[str, Any]:
-    """Play a customer who got one thing wrong; returns the form values that meet that mistake."""
-    sandbox.create_bucket("acme-audit", "eu-west-1")
-    if case == "wrong_external_id":
-        sandbox.create_customer_role("stale-role", external_id="an-old-external-id", bucket="acme-audit",
-                                     prefix="security/audit")
-        return {"role_arn": role_arn("stale-role")}
-    if case == "access_denied":
-        sandbox.create_customer_role("other-bucket-role", external_id=external_id, bucket="another-bucket")
-        return {"role_arn": role_arn("other-bucket-role")}
-    if case == "no_such_bucket":
-        sandbox.create_customer_role("missing-role", external_id=external_id, bucket="missing-bucket",
-                                     prefix="security/audit")
-        return {"role_arn": role_arn("missing-role"), "bucket": "missing-bucket"}
-    assert case == "wrong_region"
-    sandbox.create_customer_role("acme-role", external_id=external_id, bucket="acme-audit", prefix="security/audit")
-    return {"region": "us-east-1"}
