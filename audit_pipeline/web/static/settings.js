@@ -87,7 +87,11 @@
         status.textContent = describe(run);
         status.dataset.state = run.state;
         status.className = "run-status state-" + run.state;
-        if (run.state === "queued" || run.state === "running") setTimeout(() => watchRun(status), POLL_MS);
+        if (run.state === "queued" || run.state === "running") {
+          setTimeout(() => watchRun(status), POLL_MS);
+        } else {
+          window.location.reload();  // the health column now has this run's outcome
+        }
       })
       .catch(() => setTimeout(() => watchRun(status), POLL_MS));
   }
