@@ -281,3 +281,36 @@ def test_connection_test_names_the_failure(
     failed = [s for s in tested["steps"] if not s["ok"]]
     assert len(failed) == 1 and failed[0] == tested["steps"][-1]
     assert message in failed[0]["detail"], failed[0]
+
+
+NETWORK_OPERATIONS = ("connection-test", "/runs")  # they would reach for AWS, which no test may
+
+
+@pytest.mark.parametrize("mode", ["positive", "negative"])
+def test_every_settings_operation_answers_an_admin_as_documented(home: SettingsHome, mode: str) -> None:
+    import schemathesis
+    from hypothesis import HealthCheck, given
+    from hypothesis import settings as hypothesis_settings
+    from schemathesis import GenerationMode
+
+    from tests.test_web_fuzz import CONFORMANCE
+
+    schema = schemathesis.openapi.from_asgi("/openapi.json", home.client_app)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    mine = [op for op in operations if op.path.startswith(API)
+            and not any(part in op.path for part in NETWORK_OPERATIONS)]
+    assert len(mine) >= 8
+    home.api("ada").post(f"{API}/connector")
+    auth = {"Authorization": f"Bearer {home.tokens['ada']}"}
+    generation = GenerationMode.POSITIVE if mode == "positive" else GenerationMode.NEGATIVE
+    for operation in mine:
+        if generation is GenerationMode.NEGATIVE and not list(operation.iter_parameters()):
+            continue  # nothing to get wrong
+
+        @given(case=operation.as_strategy(generation_mode=generation))
+        @hypothesis_settings(max_examples=10, deadline=None, derandomize=True,
+                             suppress_health_check=list(HealthCheck), database=None)
+        def answers_as_documented(case: Any) -> None:
+            case.call_and_validate(headers=auth, checks=CONFORMANCE)
+
+        answers_as_documented()

@@ -38,6 +38,7 @@ from audit_pipeline.web.settings_models import (
 )
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "A request body that is not JSON."},
     401: {"model": ErrorBody, "description": "No valid token: send `Authorization: Bearer <token>`."},
     403: {"model": PermissionErrorBody,
           "description": "The admin permission is missing, or a session call came without its CSRF token."},

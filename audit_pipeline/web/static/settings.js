@@ -69,28 +69,16 @@
     }
   }
 
-  function describe(run) {
-    if (run.state === "succeeded") {
-      const files = run.object_keys.length;
-      return "Exported " + run.events_exported + " events (export #" + run.export_number + ", " + files +
-        " file" + (files === 1 ? "" : "s") + "; Dagster run " + run.run_id.slice(0, 8) + ")";
-    }
-    if (run.state === "failed") return "Failed: " + run.error;
-    return run.state === "running" ? "Running…" : "Queued…";
-  }
-
   function watchRun(status) {
     fetch(status.dataset.statusUrl, {credentials: "same-origin"})
       .then((response) => (response.ok ? response.json() : null))
       .then((run) => {
         if (!run) return;
-        status.textContent = describe(run);
-        status.dataset.state = run.state;
-        status.className = "run-status state-" + run.state;
         if (run.state === "queued" || run.state === "running") {
+          status.firstChild.textContent = run.state === "running" ? "Running… " : "Queued… ";
           setTimeout(() => watchRun(status), POLL_MS);
         } else {
-          window.location.reload();  // the health column now has this run's outcome
+          window.location.reload();  // the page then shows the outcome, and the health column includes it
         }
       })
       .catch(() => setTimeout(() => watchRun(status), POLL_MS));
