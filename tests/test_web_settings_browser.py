@@ -8,21 +8,18 @@ reads when the first export runs in their own time zone and UTC, runs the export
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, expect
 
 from audit_pipeline.assets.export import EXPORT_CONFIG_TAG
 from audit_pipeline.local_aws import LocalAwsSandbox
 from tests.aws_sandbox import aws_sandbox, role_arn  # noqa: F401 - fixture
-from tests.test_web_browser import CHROMIUM_ARGS, VIEWER_TIME_ZONE, browser, free_port  # noqa: F401 - fixture
+from tests.test_web_browser import VIEWER_TIME_ZONE, browser, served  # noqa: F401 - fixture
 from tests.test_web_settings import (  # noqa: F401 - fixture
     FAILURES,
     PAGE,
@@ -36,18 +33,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def base_url(home: SettingsHome) -> Iterator[str]:  # noqa: F811
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(home.client_app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=60)
-    assert not thread.is_alive()
+    with served(home.client_app) as url:
+        yield url
 
 
 @pytest.fixture

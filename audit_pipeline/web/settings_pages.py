@@ -7,7 +7,8 @@ buttons and the progress of "Run now". Every form that changes something carries
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -21,7 +22,7 @@ from audit_pipeline.export.policies import trust_policy
 from audit_pipeline.export.settings_fields import FIELDS
 from audit_pipeline.web.context import web_context
 from audit_pipeline.web.csrf import read_form
-from audit_pipeline.web.export_settings import ExportNotVisibleError, SettingsRejectedError, actor_of
+from audit_pipeline.web.export_settings import Actor, ExportNotVisibleError, SettingsRejectedError, actor_of
 from audit_pipeline.web.presentation import utc_iso, utc_text
 from audit_pipeline.web.settings_common import (
     API_PATH,
@@ -40,6 +41,7 @@ router = APIRouter(prefix=SETTINGS_PATH, include_in_schema=False)
 Admin = Annotated[User, Depends(export_admin)]
 CHANGES = [Depends(csrf_checked)]
 DEFAULT_FREQUENCY_HOURS = 24
+Outcome = TypeVar("Outcome")
 
 
 def _pretty(document: dict[str, Any]) -> str:
@@ -154,28 +156,34 @@ async def enable_connector(request: Request, user: Admin) -> Response:
     return _back("#connector")
 
 
-async def _test(request: Request, user: User, existing: ExportConfig | None) -> HTMLResponse:
+async def _submit(
+    request: Request, user: User, existing: ExportConfig | None,
+    operation: Callable[[Actor, dict[str, Any], ExportConfig | None], Outcome],
+    respond: Callable[[Outcome, dict[str, Any]], Response],
+) -> Response:
+    """Run a form's operation; settings it refuses come back on the form, each problem beside its field."""
     values = _form_values(await read_form(request))
-    service = settings_service(request)
     try:
-        steps = await run_in_threadpool(service.test_connection, actor_of(request, user, "web"), values, existing)
+        outcome = await run_in_threadpool(operation, actor_of(request, user, "web"), values, existing)
     except SettingsRejectedError as error:
-        return render(request, user, existing=existing, values=values, errors=error.errors, status_code=422)
-    return render(request, user, existing=existing, values=values, steps=steps)
+        errors = error.errors
+        return await run_in_threadpool(lambda: render(request, user, existing=existing, values=values,
+                                                      errors=errors, status_code=422))
+    return await run_in_threadpool(respond, outcome, values)
+
+
+async def _test(request: Request, user: User, existing: ExportConfig | None) -> Response:
+    return await _submit(request, user, existing, settings_service(request).test_connection,
+                         lambda steps, values: render(request, user, existing=existing, values=values, steps=steps))
 
 
 async def _save(request: Request, user: User, existing: ExportConfig | None) -> Response:
-    values = _form_values(await read_form(request))
-    service = settings_service(request)
-    try:
-        config = await run_in_threadpool(service.save, actor_of(request, user, "web"), values, existing)
-    except SettingsRejectedError as error:
-        return render(request, user, existing=existing, values=values, errors=error.errors, status_code=422)
-    return _back(f"#export-{config.name}", saved=config.name)
+    return await _submit(request, user, existing, settings_service(request).save,
+                         lambda config, _: _back(f"#export-{config.name}", saved=config.name))
 
 
 @router.post("/test", dependencies=CHANGES, response_class=HTMLResponse)
-async def test_new(request: Request, user: Admin) -> HTMLResponse:
+async def test_new(request: Request, user: Admin) -> Response:
     return await _test(request, user, None)
 
 
@@ -190,7 +198,7 @@ def edit_page(request: Request, user: Admin, name: str) -> HTMLResponse:
 
 
 @router.post("/{name}/test", dependencies=CHANGES, response_class=HTMLResponse)
-async def test_existing(request: Request, user: Admin, name: str) -> HTMLResponse:
+async def test_existing(request: Request, user: Admin, name: str) -> Response:
     return await _test(request, user, settings_service(request).config(user.org_id, name))
 
 
