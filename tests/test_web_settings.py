@@ -220,6 +220,10 @@ def test_set_up_test_save_run_and_change_through_the_api(
         records = instance.get_run_records(dg.RunsFilter(tags={EXPORT_CONFIG_TAG: "acme-prod"}))
     assert [r.dagster_run.run_id for r in records] == [run["run_id"]]
     assert records[0].dagster_run.tags[REQUESTED_BY_TAG] == "ada@acme.test"
+    health = api.get(f"{API}/acme-prod").json()["health"]
+    assert health["state"] == "healthy" and health["consecutive_failures"] == 0
+    assert health["last_cutoff_at"] is not None and health["lag_seconds"] >= 0
+    assert api.get(API).json()["exports"][0]["last_run"]["state"] == "succeeded"
 
     assert api.put(f"{API}/acme-prod", json=settings(frequency_hours=12, gzip=True)).json()["gzip"] is True
     assert api.post(f"{API}/acme-prod/disable").json()["next_export_at"] is None
@@ -246,6 +250,11 @@ def test_a_failed_run_shows_its_error(home: SettingsHome, aws_sandbox: LocalAwsS
     run = wait_for_run(api, "acme-prod", api.post(f"{API}/acme-prod/runs").json()["request_id"])
     assert run["state"] == "failed"
     assert "assume-role" in run["error"] and "trust policy" in run["error"]
+    health = api.get(f"{API}/acme-prod").json()["health"]
+    assert health["state"] == "failing" and health["consecutive_failures"] == 1
+    assert "trust policy" in health["last_error"] and health["last_success_at"] is None
+    page = home.browser("ada").get(PAGE).text
+    assert "Failed: " in page and re.search(r'class="error last-error">Last error \(1 in a row\)', page)
 
 
 FAILURES = {

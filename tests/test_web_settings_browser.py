@@ -135,6 +135,10 @@ def test_an_admin_sets_up_tests_saves_and_runs_an_export(
     status = page.locator("tr#export-acme-prod .run-status")
     expect(status).to_have_attribute("data-state", "succeeded", timeout=120_000)
     expect(status).to_contain_text("Exported 4 events (export #1, 1 file")
+    health = page.locator("tr#export-acme-prod td.health")
+    expect(health.locator(".health-state")).to_have_text("healthy")
+    expect(health).to_contain_text("Last export: ")
+    expect(health.locator("time").first).to_contain_text(local.tzname() or "")
     with dg.DagsterInstance.get() as instance:
         assert instance.get_run_records(dg.RunsFilter(tags={EXPORT_CONFIG_TAG: "acme-prod"}))
 

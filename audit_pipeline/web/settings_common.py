@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from audit_pipeline.export.layout import export_folder
 from audit_pipeline.export.policies import partition_of, permissions_policy, trust_policy
 from audit_pipeline.export.settings_fields import check_settings
 from audit_pipeline.export.timing import next_export_at
+from audit_pipeline.storage.database import DatabaseBusyError
 from audit_pipeline.web.auth import NotSignedInError, PermissionMissingError
 from audit_pipeline.web.context import web_context
 from audit_pipeline.web.csrf import CsrfGuard, CsrfRejectedError, FormTooLargeError
@@ -24,6 +26,8 @@ from audit_pipeline.web.export_settings import ExportNotVisibleError, ExportSett
 SETTINGS_PATH = "/settings/audit-logs/configuration"
 API_PATH = "/api/v1/audit-log-exports"
 SETTINGS_ACTION = "reading or changing the audit log export settings"
+# A page waits this long at most for the writers' database before showing exports without their health.
+HEALTH_WAIT_SECONDS = 2.0
 
 
 def settings_service(request: Request) -> ExportSettingsService:
@@ -102,8 +106,23 @@ def preview(org_id: str, values: dict[str, Any], now: datetime) -> dict[str, Any
 
 def export_health(service: ExportSettingsService, configs: list[ExportConfig],
                   now: datetime) -> dict[str, dict[str, Any]]:
-    """Each export's last export, lag and last error, by name."""
-    return {}
+    """Each export's state, last export, cutoff, lag and last error, by name (`export.health`'s rule).
+
+    The bookkeeping is in the writers' database: while a writer holds it for longer than a moment, the
+    page shows the exports without their health instead of waiting (the state "unknown").
+    """
+    from audit_pipeline.export.delivery_status import last_deliveries
+    from audit_pipeline.export.health import assess
+    from audit_pipeline.export.run_history import failure_streaks
+
+    try:
+        deliveries = last_deliveries(service.paths, [c.config_id for c in configs],
+                                     wait_seconds=HEALTH_WAIT_SECONDS)
+    except DatabaseBusyError:
+        return {c.name: {"state": "unknown", "last_error": "the pipeline is writing: reload in a moment"}
+                for c in configs}
+    streaks = failure_streaks(service.paths, [c.name for c in configs])
+    return {c.name: asdict(assess(c, deliveries.get(c.config_id), streaks[c.name], now)) for c in configs}
 
 
 def _is_api(request: Request) -> bool:
