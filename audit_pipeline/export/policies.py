@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from audit_pipeline.export.layout import CONNECTION_TEST_FOLDER
-
 EXPORTER_PRINCIPAL_ENV = "AUDIT_PIPELINE_EXPORTER_PRINCIPAL"
 # The identity the local sandbox creates (moto's default account); production sets the env var.
 DEFAULT_EXPORTER_PRINCIPAL = "arn:aws:iam::123456789012:user/audit-pipeline-exporter"
@@ -42,6 +40,8 @@ def writable_resource(bucket: str, prefix: str, partition: str = "aws") -> str:
 
 
 def connection_test_resource(bucket: str, prefix: str, partition: str = "aws") -> str:
+    from audit_pipeline.export.layout import CONNECTION_TEST_FOLDER
+
     folder = f"{prefix}/" if prefix else ""
     return f"arn:{partition}:s3:::{bucket}/{folder}{CONNECTION_TEST_FOLDER}/*"
 
