@@ -323,3 +323,38 @@ def test_every_settings_operation_answers_an_admin_as_documented(home: SettingsH
             case.call_and_validate(headers=auth, checks=CONFORMANCE)
 
         answers_as_documented()
+
+
+def test_an_export_is_edited_from_its_page_keeping_name_and_external_id(home: SettingsHome) -> None:
+    home.api("ada").post(f"{API}/connector")
+    created = home.api("ada").post(API, json=settings()).json()
+    page = home.browser("ada")
+    shown = page.get(f"{PAGE}/acme-prod")
+    assert shown.status_code == 200
+    assert 'id="f-name" name="name" value="acme-prod" readonly' in shown.text
+    assert created["external_id"] in shown.text and 'value="security/audit"' in shown.text
+    token = csrf_of(page)
+    form = {**settings(name="renamed", frequency_hours="12", gzip="on"), "csrf_token": token}
+    saved = page.post(f"{PAGE}/acme-prod", data=form, follow_redirects=False)
+    assert saved.status_code == 303 and saved.headers["location"] == f"{PAGE}?saved=acme-prod#export-acme-prod"
+    after = home.api("ada").get(f"{API}/acme-prod").json()
+    assert (after["frequency_hours"], after["gzip"], after["external_id"]) == (12, True, created["external_id"])
+    assert home.api("ada").get(f"{API}/renamed").status_code == 404
+
+
+def test_the_optional_read_policy_is_shown_where_the_policies_module_has_one(
+    home: SettingsHome, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from audit_pipeline.export import policies
+
+    home.api("ada").post(f"{API}/connector")
+    home.api("ada").post(API, json=settings())
+    if not hasattr(policies, "read_policy"):
+        assert home.api("ada").get(f"{API}/acme-prod").json()["read_policy"] is None
+        assert 'id="read-policy"' not in home.browser("ada").get(f"{PAGE}/acme-prod").text
+        monkeypatch.setattr(policies, "read_policy", lambda bucket, prefix, partition: {
+            "Statement": [{"Action": "s3:GetObject", "Resource": f"arn:{partition}:s3:::{bucket}/{prefix}/*"}]},
+            raising=False)
+    detail = home.api("ada").get(f"{API}/acme-prod").json()
+    assert detail["read_policy"]["Statement"][0]["Action"] == "s3:GetObject"
+    assert 'id="read-policy"' in home.browser("ada").get(f"{PAGE}/acme-prod").text

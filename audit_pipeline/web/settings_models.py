@@ -74,6 +74,8 @@ class ExportView(BaseModel):
 class ExportDetail(ExportView):
     trust_policy: dict[str, Any]
     permissions_policy: dict[str, Any]
+    read_policy: dict[str, Any] | None = Field(default=None,
+                                               description="Optional, only for verifying the bucket's contents.")
 
 
 class ExportList(BaseModel):
@@ -84,6 +86,8 @@ class ExportList(BaseModel):
 class Preview(BaseModel):
     layout: str = Field(description="s3://bucket/prefix/audit-logs/org_id=.../dt=.../hour=.../ of the first export")
     permissions_policy: dict[str, Any]
+    read_policy: dict[str, Any] | None = Field(default=None,
+                                               description="Optional, only for verifying the bucket's contents.")
     errors: dict[str, str] = Field(description="Field -> what is wrong with it.")
 
 

@@ -47,6 +47,8 @@
           document.getElementById("layout-preview").textContent = answer.layout;
           const policy = document.getElementById("permissions-policy");
           if (policy) policy.textContent = JSON.stringify(answer.permissions_policy, null, 2);
+          const read = document.getElementById("read-policy");
+          if (read && answer.read_policy) read.textContent = JSON.stringify(answer.read_policy, null, 2);
           for (const name of names) {
             const slot = form.querySelector('[data-error-for="' + name + '"]');
             const message = touched.has(name) ? (answer.errors[name] || "") : slot.textContent;
