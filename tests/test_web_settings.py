@@ -109,6 +109,9 @@ def test_non_admins_get_403_naming_the_admin_permission_on_page_and_api(home: Se
 
 def test_not_signed_in_is_401(home: SettingsHome) -> None:
     assert TestClient(home.client_app).get(API).status_code == 401
+    assert TestClient(home.client_app).post(f"{API}/connector").status_code == 401
+    assert home.browser("rita").post(f"{PAGE}/connector").status_code == 403
+    assert "admin" in home.browser("rita").post(f"{API}/connector").json()["missing_permission"]
     page = TestClient(home.client_app).get(PAGE)
     assert page.status_code == 401 and 'action="/sign-in"' in page.text
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from audit_pipeline.access import User, can_manage_exports
@@ -50,8 +50,8 @@ def export_admin(request: Request) -> User:
     return user
 
 
-async def csrf_checked(request: Request) -> None:
-    """Dependency of every state-changing operation (after `export_admin`)."""
+async def csrf_checked(request: Request, user: Annotated[User, Depends(export_admin)]) -> None:
+    """Dependency of every state-changing operation; who asks is checked first (401 / 403 before CSRF)."""
     await csrf_guard(request).check(request)
 
 
