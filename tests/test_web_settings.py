@@ -165,6 +165,8 @@ def test_saving_refuses_bad_fields_one_message_each_and_saves_nothing(home: Sett
     assert set(problems) == {"name", "bucket", "region", "prefix", "frequency_hours", "role_arn"}
     assert "not a valid S3 bucket name" in problems["bucket"] and "from 1 to 24" in problems["frequency_hours"]
     assert api.get(API).json()["exports"] == []
+    reserved = api.post(API, json=settings(name="preview"))
+    assert reserved.status_code == 422 and "names a part of the settings API" in reserved.json()["detail"][0]["msg"]
 
     page = home.browser("ada")
     token = csrf_of(page)
@@ -187,7 +189,7 @@ def test_another_orgs_export_is_invisible(home: SettingsHome) -> None:
         assert response.status_code == 404, (method, path)
         assert "acme" not in response.json()["detail"].replace("acme-prod", "")
     page = home.browser("gabe")
-    assert page.get(f"{PAGE}/acme-prod").status_code == 404
+    assert page.get(f"{PAGE}/exports/acme-prod").status_code == 404
     assert "acme-prod" not in page.get(PAGE).text
     globex.post(f"{API}/connector")
     taken = globex.post(API, json=settings(bucket="globex-audit"))
@@ -333,13 +335,13 @@ def test_an_export_is_edited_from_its_page_keeping_name_and_external_id(home: Se
     home.api("ada").post(f"{API}/connector")
     created = home.api("ada").post(API, json=settings()).json()
     page = home.browser("ada")
-    shown = page.get(f"{PAGE}/acme-prod")
+    shown = page.get(f"{PAGE}/exports/acme-prod")
     assert shown.status_code == 200
     assert 'id="f-name" name="name" value="acme-prod" readonly' in shown.text
     assert created["external_id"] in shown.text and 'value="security/audit"' in shown.text
     token = csrf_of(page)
     form = {**settings(name="renamed", frequency_hours="12", gzip="on"), "csrf_token": token}
-    saved = page.post(f"{PAGE}/acme-prod", data=form, follow_redirects=False)
+    saved = page.post(f"{PAGE}/exports/acme-prod", data=form, follow_redirects=False)
     assert saved.status_code == 303 and saved.headers["location"] == f"{PAGE}?saved=acme-prod#export-acme-prod"
     after = home.api("ada").get(f"{API}/acme-prod").json()
     assert (after["frequency_hours"], after["gzip"], after["external_id"]) == (12, True, created["external_id"])
@@ -355,10 +357,10 @@ def test_the_optional_read_policy_is_shown_where_the_policies_module_has_one(
     home.api("ada").post(API, json=settings())
     if not hasattr(policies, "read_policy"):
         assert home.api("ada").get(f"{API}/acme-prod").json()["read_policy"] is None
-        assert 'id="read-policy"' not in home.browser("ada").get(f"{PAGE}/acme-prod").text
+        assert 'id="read-policy"' not in home.browser("ada").get(f"{PAGE}/exports/acme-prod").text
         monkeypatch.setattr(policies, "read_policy", lambda bucket, prefix, partition: {
             "Statement": [{"Action": "s3:GetObject", "Resource": f"arn:{partition}:s3:::{bucket}/{prefix}/*"}]},
             raising=False)
     detail = home.api("ada").get(f"{API}/acme-prod").json()
     assert detail["read_policy"]["Statement"][0]["Action"] == "s3:GetObject"
-    assert 'id="read-policy"' in home.browser("ada").get(f"{PAGE}/acme-prod").text
+    assert 'id="read-policy"' in home.browser("ada").get(f"{PAGE}/exports/acme-prod").text

@@ -173,5 +173,5 @@ def test_another_orgs_admin_does_not_see_the_export(page: Page, home: SettingsHo
     sign_in(page, home, "gabe")
     page.goto(PAGE)
     assert page.locator("tr#export-acme-prod").count() == 0
-    response = page.goto(f"{PAGE}/acme-prod")
+    response = page.goto(f"{PAGE}/exports/acme-prod")
     assert response is not None and response.status == 404

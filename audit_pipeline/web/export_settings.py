@@ -30,6 +30,8 @@ EXPORT_CONFIGURED = "Audit Log Export Configured"
 INTEGRATION_LOG_TYPE = "Integration"
 CONNECTOR_ENABLED = "Connector Enabled"
 CONNECTOR_KIND = "aws_role"
+# Names the API's paths use for themselves (/api/v1/audit-log-exports/preview, ...): not for an export.
+RESERVED_NAMES = frozenset({"preview", "connector", "connection-test"})
 # The settings an edit may change, by the names the audit event gives them.
 AUDITED_FIELDS = {"bucket": "s3_bucket", "region": "s3_region", "prefix": "s3_prefix",
                   "frequency_hours": "frequency_hours", "role_arn": "role_arn", "gzip": "gzip",
@@ -114,11 +116,16 @@ class ExportSettingsService:
         if existing is not None:
             values = {**values, "name": existing.name}
         checked = check_settings(org_id, values)
-        if existing is None and "name" not in checked.errors and find_config(self.paths, str(values["name"]).strip()):
-            errors = {**checked.errors, "name": f"an export named {str(values['name']).strip()!r} already "
-                                                "exists: choose another name"}
-            return CheckedSettings(None, errors)
-        return checked
+        name = str(values.get("name") or "").strip()
+        if existing is not None or "name" in checked.errors:
+            return checked
+        if name in RESERVED_NAMES:
+            problem = f"{name!r} names a part of the settings API: choose another name"
+        elif find_config(self.paths, name):
+            problem = f"an export named {name!r} already exists: choose another name"
+        else:
+            return checked
+        return CheckedSettings(None, {**checked.errors, "name": problem})
 
     def run_request(self, org_id: str, name: str, request_id: str) -> RunRequest | None:
         request = self.runs.get(request_id)

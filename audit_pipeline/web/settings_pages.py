@@ -74,7 +74,7 @@ def render(
     health = export_health(service, configs, now)
     rows = [export_view(service, config, health.get(config.name), now) for config in configs]
     for row in rows:
-        row["url"] = f"{SETTINGS_PATH}/{quote(row['name'])}"
+        row["url"] = f"{SETTINGS_PATH}/exports/{quote(row['name'])}"
         row["status_url"] = f"{API_PATH}/{quote(row['name'])}/runs/"
         for key in ("next_export_at", "first_export_at"):
             row[key + "_shown"] = _moment(row[key])
@@ -87,7 +87,7 @@ def render(
         values = values or {"frequency_hours": str(DEFAULT_FREQUENCY_HOURS), "region": "us-east-1"}
         external_id = connector.external_id if connector else None
     shown = preview(user.org_id, values, now)
-    action = f"{SETTINGS_PATH}/{quote(existing.name)}" if existing else SETTINGS_PATH
+    action = f"{SETTINGS_PATH}/exports/{quote(existing.name)}" if existing else SETTINGS_PATH
     return web_context(request).templates.TemplateResponse(request, "settings.html", {
         "user": user, "nav": "settings", "csrf_token": csrf_guard(request).token_for(request),
         "settings_path": SETTINGS_PATH, "preview_url": f"{API_PATH}/preview",
@@ -193,34 +193,34 @@ async def save_new(request: Request, user: Admin) -> Response:
     return await _save(request, user, None)
 
 
-@router.get("/{name}", response_class=HTMLResponse)
+@router.get("/exports/{name}", response_class=HTMLResponse)
 def edit_page(request: Request, user: Admin, name: str) -> HTMLResponse:
     return render(request, user, existing=settings_service(request).config(user.org_id, name))
 
 
-@router.post("/{name}/test", dependencies=CHANGES, response_class=HTMLResponse)
+@router.post("/exports/{name}/test", dependencies=CHANGES, response_class=HTMLResponse)
 async def test_existing(request: Request, user: Admin, name: str) -> Response:
     return await _test(request, user, settings_service(request).config(user.org_id, name))
 
 
-@router.post("/{name}", dependencies=CHANGES)
+@router.post("/exports/{name}", dependencies=CHANGES)
 async def save_existing(request: Request, user: Admin, name: str) -> Response:
     return await _save(request, user, settings_service(request).config(user.org_id, name))
 
 
-@router.post("/{name}/enable", dependencies=CHANGES)
+@router.post("/exports/{name}/enable", dependencies=CHANGES)
 def enable(request: Request, user: Admin, name: str) -> Response:
     settings_service(request).set_enabled(actor_of(request, user, "web"), name, True)
     return _back(f"#export-{name}")
 
 
-@router.post("/{name}/disable", dependencies=CHANGES)
+@router.post("/exports/{name}/disable", dependencies=CHANGES)
 def disable(request: Request, user: Admin, name: str) -> Response:
     settings_service(request).set_enabled(actor_of(request, user, "web"), name, False)
     return _back(f"#export-{name}")
 
 
-@router.get("/{name}/remove", response_class=HTMLResponse)
+@router.get("/exports/{name}/remove", response_class=HTMLResponse)
 def confirm_removal(request: Request, user: Admin, name: str) -> HTMLResponse:
     config = settings_service(request).config(user.org_id, name)
     return web_context(request).templates.TemplateResponse(request, "settings_remove.html", {
@@ -229,13 +229,13 @@ def confirm_removal(request: Request, user: Admin, name: str) -> HTMLResponse:
     })
 
 
-@router.post("/{name}/remove", dependencies=CHANGES)
+@router.post("/exports/{name}/remove", dependencies=CHANGES)
 def remove(request: Request, user: Admin, name: str) -> Response:
     settings_service(request).remove(actor_of(request, user, "web"), name)
     return _back(removed=name)
 
 
-@router.post("/{name}/run", dependencies=CHANGES)
+@router.post("/exports/{name}/run", dependencies=CHANGES)
 def run_now(request: Request, user: Admin, name: str) -> Response:
     settings_service(request).run_now(actor_of(request, user, "web"), name)
     return _back(f"#export-{name}")
