@@ -40,7 +40,9 @@ def test_configure_prints_external_id_and_both_policies(paths: Paths, capsys: py
     assert statement["Condition"] == {"StringEquals": {"sts:ExternalId": out["external_id"]}}
     permissions = out["permissions_policy"]["Statement"]
     assert permissions == [{"Sid": "WriteAuditLogExports", "Effect": "Allow", "Action": "s3:PutObject",
-                            "Resource": "arn:aws:s3:::acme-audit/exports/audit/*"}]
+                            "Resource": "arn:aws:s3:::acme-audit/exports/audit/*"},
+                           {"Sid": "RemoveConnectionTestMarkers", "Effect": "Allow", "Action": "s3:DeleteObject",
+                            "Resource": "arn:aws:s3:::acme-audit/exports/audit/_connection-test/*"}]
     reads = out["read_policy"]["Statement"]
     assert [(r["Action"], r["Resource"]) for r in reads] == [
         ("s3:GetObject", ["arn:aws:s3:::acme-audit/exports/audit/audit-logs/*",
@@ -106,8 +108,8 @@ def test_full_cycle_through_the_cli(
 
     code, tested, _ = run_cli(capsys, "export", "test", "acme-prod", "--format", "json")
     assert code == 0, tested
-    assert [s["step"] for s in tested["steps"]] == ["assume-role", "write-marker"]
-    assert aws_sandbox.list_keys("acme-audit", "exports/audit/_connection-test/")
+    assert [s["step"] for s in tested["steps"]] == ["assume-role", "write-marker", "remove-marker"]
+    assert aws_sandbox.list_keys("acme-audit", "exports/audit/_connection-test/") == []
 
     code, ran, err = run_cli(capsys, "export", "run", "acme-prod", "--format", "json")
     assert code == 0, err

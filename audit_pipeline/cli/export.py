@@ -56,7 +56,7 @@ def register(commands: Any) -> None:
 
     for action, help_text, handler in (
         ("show", "an export's settings, policies, last outcome and next run", handle_show),
-        ("test", "assume the role and write a marker object under <prefix>/_connection-test/", handle_test),
+        ("test", "assume the role, write and remove a marker under <prefix>/_connection-test/", handle_test),
         ("run", "export now (a Dagster run, in the run history)", handle_run),
         ("enable", "resume scheduled exports", handle_enable),
         ("disable", "pause scheduled exports (nothing is lost: the next export catches up)", handle_disable),
@@ -106,14 +106,9 @@ def policies(config: ExportConfig) -> dict[str, Any]:
 
 
 def _add_partition(paths: Paths, name: str) -> None:
-    import dagster as dg
+    from audit_pipeline.export_runs import register_export_partition
 
-    from audit_pipeline.assets.export import EXPORT_CONFIGS_PARTITIONS
-
-    ensure_dagster_home(paths)
-    with dg.DagsterInstance.get() as instance:
-        if not instance.has_dynamic_partition(EXPORT_CONFIGS_PARTITIONS, name):
-            instance.add_dynamic_partitions(EXPORT_CONFIGS_PARTITIONS, [name])
+    register_export_partition(paths, name)
 
 
 def handle_configure(args: argparse.Namespace) -> int:
@@ -251,19 +246,17 @@ def handle_test(args: argparse.Namespace) -> int:
 
 
 def handle_run(args: argparse.Namespace) -> int:
-    from audit_pipeline.assets.export import EXPORT_CONFIG_TAG, EXPORT_JOB, TRIGGER_TAG
-    from audit_pipeline.pipeline_runs import PipelineRunError, execute_job, materialization_metadata
+    from audit_pipeline.export_runs import run_export_now
+    from audit_pipeline.pipeline_runs import PipelineRunError
 
     paths = _paths()
     with _user_errors():
         config = get_config(paths, args.name)
-    _add_partition(paths, config.name)
     try:
-        result = execute_job(paths, EXPORT_JOB, partition_key=config.name,
-                             tags={EXPORT_CONFIG_TAG: config.name, TRIGGER_TAG: "cli"})
+        result = run_export_now(paths, config.name, trigger="cli")
     except PipelineRunError as error:
         raise CliError(f"export {config.name} failed: {error}", exit_code=1) from error
-    metadata = materialization_metadata(result, EXPORT_ASSET)
+    metadata = result.metadata
     out = {
         "name": config.name,
         "run_id": result.run_id,
@@ -313,17 +306,12 @@ def handle_disable(args: argparse.Namespace) -> int:
 
 
 def handle_remove(args: argparse.Namespace) -> int:
-    import dagster as dg
-
-    from audit_pipeline.assets.export import EXPORT_CONFIGS_PARTITIONS
+    from audit_pipeline.export_runs import remove_export_partition
 
     paths = _paths()
     with _user_errors():
         config = remove_config(paths, args.name)
-    ensure_dagster_home(paths)
-    with dg.DagsterInstance.get() as instance:
-        if instance.has_dynamic_partition(EXPORT_CONFIGS_PARTITIONS, config.name):
-            instance.delete_dynamic_partition(EXPORT_CONFIGS_PARTITIONS, config.name)
+    remove_export_partition(paths, config.name)
     out = {"name": config.name, "removed": True}
     if args.format == "json":
         print_json(out)

@@ -41,8 +41,18 @@ def writable_resource(bucket: str, prefix: str, partition: str = "aws") -> str:
     return f"arn:{partition}:s3:::{bucket}/{folder}*"
 
 
+def connection_test_resource(bucket: str, prefix: str, partition: str = "aws") -> str:
+    from audit_pipeline.export.layout import CONNECTION_TEST_FOLDER
+
+    folder = f"{prefix}/" if prefix else ""
+    return f"arn:{partition}:s3:::{bucket}/{folder}{CONNECTION_TEST_FOLDER}/*"
+
+
 def permissions_policy(bucket: str, prefix: str, partition: str = "aws") -> dict[str, Any]:
-    """s3:PutObject below the prefix and nothing else: no read, no list, no delete."""
+    """s3:PutObject below the prefix, and s3:DeleteObject only on the connection test's own markers.
+
+    No read, no list, and no delete of exported files.
+    """
     return {
         "Version": POLICY_VERSION,
         "Statement": [{
@@ -50,6 +60,11 @@ def permissions_policy(bucket: str, prefix: str, partition: str = "aws") -> dict
             "Effect": "Allow",
             "Action": "s3:PutObject",
             "Resource": writable_resource(bucket, prefix, partition),
+        }, {
+            "Sid": "RemoveConnectionTestMarkers",
+            "Effect": "Allow",
+            "Action": "s3:DeleteObject",
+            "Resource": connection_test_resource(bucket, prefix, partition),
         }],
     }
 
