@@ -348,19 +348,10 @@ def test_an_export_is_edited_from_its_page_keeping_name_and_external_id(home: Se
     assert home.api("ada").get(f"{API}/renamed").status_code == 404
 
 
-def test_the_optional_read_policy_is_shown_where_the_policies_module_has_one(
-    home: SettingsHome, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from audit_pipeline.export import policies
-
+def test_the_optional_read_policy_for_verify_is_shown_beside_the_other_two(home: SettingsHome) -> None:
     home.api("ada").post(f"{API}/connector")
     home.api("ada").post(API, json=settings())
-    if not hasattr(policies, "read_policy"):
-        assert home.api("ada").get(f"{API}/acme-prod").json()["read_policy"] is None
-        assert 'id="read-policy"' not in home.browser("ada").get(f"{PAGE}/exports/acme-prod").text
-        monkeypatch.setattr(policies, "read_policy", lambda bucket, prefix, partition: {
-            "Statement": [{"Action": "s3:GetObject", "Resource": f"arn:{partition}:s3:::{bucket}/{prefix}/*"}]},
-            raising=False)
     detail = home.api("ada").get(f"{API}/acme-prod").json()
-    assert detail["read_policy"]["Statement"][0]["Action"] == "s3:GetObject"
+    actions = [statement["Action"] for statement in detail["read_policy"]["Statement"]]
+    assert actions == ["s3:GetObject", "s3:ListBucket"]
     assert 'id="read-policy"' in home.browser("ada").get(f"{PAGE}/exports/acme-prod").text

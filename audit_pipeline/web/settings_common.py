@@ -13,7 +13,7 @@ from audit_pipeline.access import User, can_manage_exports
 from audit_pipeline.access.roles import EXPORT_SETTINGS_PERMISSION
 from audit_pipeline.export.config import ExportConfig, next_full_hour
 from audit_pipeline.export.layout import export_folder
-from audit_pipeline.export.policies import partition_of, permissions_policy, trust_policy
+from audit_pipeline.export.policies import partition_of, permissions_policy, read_policy, trust_policy
 from audit_pipeline.export.settings_fields import check_settings
 from audit_pipeline.export.timing import next_export_at
 from audit_pipeline.storage.database import DatabaseBusyError
@@ -63,19 +63,11 @@ def s3_folder(bucket: str, prefix: str, org_id: str, cutoff_at: datetime) -> str
     return f"s3://{bucket or '<bucket>'}/{export_folder(prefix, org_id, cutoff_at)}/"
 
 
-def optional_read_policy(bucket: str, prefix: str, partition: str) -> dict[str, Any] | None:
-    """The read policy `export verify` needs, once the policies module offers one (None until then)."""
-    from audit_pipeline.export import policies as policy_module
-
-    make = getattr(policy_module, "read_policy", None)
-    return make(bucket, prefix, partition) if make else None
-
-
 def policies(config: ExportConfig) -> dict[str, Any]:
     partition = partition_of(config.role_arn)
     return {"trust_policy": trust_policy(config.external_id),
             "permissions_policy": permissions_policy(config.bucket, config.prefix, partition),
-            "read_policy": optional_read_policy(config.bucket, config.prefix, partition)}
+            "read_policy": read_policy(config.bucket, config.prefix, partition)}
 
 
 def run_view(request: RunRequest | None) -> dict[str, Any] | None:
@@ -112,7 +104,7 @@ def preview(org_id: str, values: dict[str, Any], now: datetime) -> dict[str, Any
     partition = partition_of(role_arn) if "role_arn" not in errors and role_arn else "aws"
     return {"layout": s3_folder(bucket, prefix, org_id, next_full_hour(now)),
             "permissions_policy": permissions_policy(bucket or "<bucket>", prefix, partition),
-            "read_policy": optional_read_policy(bucket or "<bucket>", prefix, partition), "errors": errors}
+            "read_policy": read_policy(bucket or "<bucket>", prefix, partition), "errors": errors}
 
 
 def export_health(service: ExportSettingsService, configs: list[ExportConfig],

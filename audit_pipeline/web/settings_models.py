@@ -74,8 +74,7 @@ class ExportView(BaseModel):
 class ExportDetail(ExportView):
     trust_policy: dict[str, Any]
     permissions_policy: dict[str, Any]
-    read_policy: dict[str, Any] | None = Field(default=None,
-                                               description="Optional, only for verifying the bucket's contents.")
+    read_policy: dict[str, Any] = Field(description="Optional: only `export verify` needs it, to read the bucket.")
 
 
 class ExportList(BaseModel):
@@ -86,8 +85,7 @@ class ExportList(BaseModel):
 class Preview(BaseModel):
     layout: str = Field(description="s3://bucket/prefix/audit-logs/org_id=.../dt=.../hour=.../ of the first export")
     permissions_policy: dict[str, Any]
-    read_policy: dict[str, Any] | None = Field(default=None,
-                                               description="Optional, only for verifying the bucket's contents.")
+    read_policy: dict[str, Any] = Field(description="Optional: only `export verify` needs it, to read the bucket.")
     errors: dict[str, str] = Field(description="Field -> what is wrong with it.")
 
 

@@ -95,7 +95,7 @@ def render(
         "connector": connector,
         "trust_policy": _pretty(trust_policy(external_id)) if external_id else None,
         "permissions_policy": _pretty(shown["permissions_policy"]), "layout": shown["layout"],
-        "read_policy": _pretty(shown["read_policy"]) if shown["read_policy"] else None,
+        "read_policy": _pretty(shown["read_policy"]),
         "values": values, "errors": errors or {}, "steps": steps,
         "steps_ok": bool(steps) and all(step.ok for step in steps or []),
         "form_action": action, "test_action": f"{action}/test",
