@@ -5,7 +5,15 @@ from __future__ import annotations
 import dagster as dg
 
 from audit_pipeline import jobs
-from audit_pipeline.assets import export, export_checks, export_replay, ingestion, investigation, snapshot
+from audit_pipeline.assets import (
+    export,
+    export_checks,
+    export_digest_check,
+    export_replay,
+    ingestion,
+    investigation,
+    snapshot,
+)
 from audit_pipeline.resources import default_resources
 from audit_pipeline.schedules import export_alerts, export_partitions, export_schedules, landing_sensor
 
@@ -18,6 +26,7 @@ defs = dg.Definitions.merge(
     export.defs,
     export_replay.defs,
     export_checks.defs,
+    export_digest_check.defs,
     export_schedules.defs,
     export_partitions.defs,
     export_alerts.defs,

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from audit_pipeline.cli.main import main as cli
+from audit_pipeline.export.layout import ROOT_FOLDER
 from audit_pipeline.settings import paths_from_env
 
 DEMO_EVENTS = int(os.environ.get("AUDIT_PIPELINE_DEMO_EVENTS", "50000"))
@@ -98,10 +99,15 @@ def demo() -> None:
         print(f"\nobjects in s3://{CUSTOMER_BUCKET}:")
         for key in keys:
             print(f"  {key}")
-        first_line = sandbox.read_object(CUSTOMER_BUCKET, keys[0]).split(b"\n", 1)[0].decode()
+        data_key = next(k for k in keys if f"/{ROOT_FOLDER}/" in f"/{k}")  # not a digest
+        first_line = sandbox.read_object(CUSTOMER_BUCKET, data_key).split(b"\n", 1)[0].decode()
         print("\na sample line:")
         print(json.dumps(json.loads(first_line), indent=2))
         run(["export", "show", "demo-export"])
+        print("\nwith the optional read policy on the role, the bucket is checked against the signed digests:")
+        sandbox.admin_client("iam").put_role_policy(RoleName=ROLE_NAME, PolicyName="audit-log-verify",
+                                                    PolicyDocument=json.dumps(configured["read_policy"]))
+        run(["export", "verify", "demo-export"])
 
     heading("Next")
     print("Dagster UI on the same data:   make dev        (then http://127.0.0.1:3000)")

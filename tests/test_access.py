@@ -7,7 +7,15 @@ import json
 import duckdb
 import pytest
 
-from audit_pipeline.access import AccessError, UserDirectory, add_user, list_users, revoke_user
+from audit_pipeline.access import (
+    AccessError,
+    UserDirectory,
+    add_user,
+    can_manage_exports,
+    can_view_audit_logs,
+    list_users,
+    revoke_user,
+)
 from audit_pipeline.access.tokens import token_digest
 from audit_pipeline.cli.main import main
 from audit_pipeline.settings import Paths
@@ -64,7 +72,7 @@ def test_a_revoked_user_can_be_added_again_with_a_new_token(paths: Paths) -> Non
         ("not-an-email", "acme", "read_write", "not an email address"),
         ("a@b.test", "  ", "read_write", "org is empty"),
         ("a@b.test", "x" * 300, "read_write", "longer than"),
-        ("a@b.test", "acme\n", "admin", "role must be one of"),
+        ("a@b.test", "acme\n", "owner", "role must be one of"),
         ("a@b.test", "ac\x00me", "read_only", "control characters"),
     ],
 )
@@ -119,6 +127,17 @@ def test_users_add_prints_the_token_once_in_table_format(
 
     assert main(["users", "list"]) == 0
     assert token not in capsys.readouterr().out
+
+
+def test_users_add_makes_an_admin_who_may_read_logs_and_manage_exports(
+    paths: Paths, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["users", "add", "ada@acme.test", "--org", "acme", "--role", "admin", "--format", "json"]) == 0
+    added = json.loads(capsys.readouterr().out)
+    user = UserDirectory(paths.access_database).user_for_token(added["token"])
+    assert user is not None and user.role == "admin"
+    assert can_manage_exports(user.role) and can_view_audit_logs(user.role)
+    assert not can_manage_exports("read_write") and not can_manage_exports("read_only")
 
 
 def test_users_command_errors_are_one_line_and_exit_2(

@@ -19,6 +19,7 @@ def test_demo_runs_end_to_end_and_writes_the_export(tmp_path: Path) -> None:
     assert "ok   assume-role" in output and "ok   write-marker" in output
     assert "export demo-export #1" in output and "export demo-export #2 " in output
     assert "/audit-logs/org_id=" in output and '"schema_version": "1.0"' in output
+    assert "/audit-logs-digest/org_id=" in output and "2 digest(s)" in output and "all hold" in output
 
     rerun = subprocess.run([sys.executable, "-m", "audit_pipeline.demo"], env=env, capture_output=True,
                            text=True, timeout=600, check=False)

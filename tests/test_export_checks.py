@@ -19,7 +19,7 @@ from audit_pipeline.assets.export_checks import (
     window_continues_check,
 )
 from audit_pipeline.export.health import ExportHealth, health_verdict
-from audit_pipeline.export.policies import delivery_check_policy, permissions_policy
+from audit_pipeline.export.policies import permissions_policy, read_policy
 from audit_pipeline.local_aws import LocalAwsSandbox
 from audit_pipeline.resources.aws import S3ExportResource
 from audit_pipeline.resources.store import AuditStore
@@ -55,7 +55,7 @@ def readable_role(paths: Paths, sandbox: LocalAwsSandbox) -> None:
     from audit_pipeline.export.config_store import get_config
 
     config = get_config(paths, "acme-prod")
-    write, read = permissions_policy("acme-audit", config.prefix), delivery_check_policy("acme-audit", config.prefix)
+    write, read = permissions_policy("acme-audit", config.prefix), read_policy("acme-audit", config.prefix)
     sandbox.create_customer_role("acme-prod-role", external_id=config.external_id, bucket="acme-audit",
                                  permissions={**write, "Statement": write["Statement"] + read["Statement"]})
 

@@ -32,14 +32,25 @@ def configure(capsys: pytest.CaptureFixture[str], *extra: str, name: str = "acme
 def test_configure_prints_external_id_and_both_policies(paths: Paths, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = configure(capsys)
     assert code == 0
-    assert set(out) == {"name", "external_id", "trust_policy", "permissions_policy", "first_export_at"}
+    assert set(out) == {"name", "external_id", "trust_policy", "permissions_policy", "read_policy",
+                        "first_export_at"}
     assert len(out["external_id"]) >= 32
     statement = out["trust_policy"]["Statement"][0]
     assert statement["Action"] == "sts:AssumeRole"
     assert statement["Condition"] == {"StringEquals": {"sts:ExternalId": out["external_id"]}}
     permissions = out["permissions_policy"]["Statement"]
     assert permissions == [{"Sid": "WriteAuditLogExports", "Effect": "Allow", "Action": "s3:PutObject",
-                            "Resource": "arn:aws:s3:::acme-audit/exports/audit/*"}]
+                            "Resource": "arn:aws:s3:::acme-audit/exports/audit/*"},
+                           {"Sid": "RemoveConnectionTestMarkers", "Effect": "Allow", "Action": "s3:DeleteObject",
+                            "Resource": "arn:aws:s3:::acme-audit/exports/audit/_connection-test/*"}]
+    reads = out["read_policy"]["Statement"]
+    assert [(r["Action"], r["Resource"]) for r in reads] == [
+        ("s3:GetObject", ["arn:aws:s3:::acme-audit/exports/audit/audit-logs/*",
+                          "arn:aws:s3:::acme-audit/exports/audit/audit-logs-digest/*"]),
+        ("s3:ListBucket", "arn:aws:s3:::acme-audit"),
+    ]
+    assert reads[1]["Condition"] == {"StringLike": {"s3:prefix": ["exports/audit/audit-logs/*",
+                                                                  "exports/audit/audit-logs-digest/*"]}}
     assert out["first_export_at"].endswith(":00:00Z")
     with dg.DagsterInstance.get() as instance:
         assert instance.has_dynamic_partition("export_configs", "acme-prod")
@@ -97,8 +108,8 @@ def test_full_cycle_through_the_cli(
 
     code, tested, _ = run_cli(capsys, "export", "test", "acme-prod", "--format", "json")
     assert code == 0, tested
-    assert [s["step"] for s in tested["steps"]] == ["assume-role", "write-marker"]
-    assert aws_sandbox.list_keys("acme-audit", "exports/audit/_connection-test/")
+    assert [s["step"] for s in tested["steps"]] == ["assume-role", "write-marker", "remove-marker"]
+    assert aws_sandbox.list_keys("acme-audit", "exports/audit/_connection-test/") == []
 
     code, ran, err = run_cli(capsys, "export", "run", "acme-prod", "--format", "json")
     assert code == 0, err
@@ -106,6 +117,8 @@ def test_full_cycle_through_the_cli(
     assert ran["window"]["from_seq"] == 0 and ran["window"]["to_seq"] == 6
     assert all(k.startswith("exports/audit/audit-logs/org_id=acme/dt=") for k in ran["object_keys"])
     assert set(ran["object_keys"]) <= set(aws_sandbox.list_keys("acme-audit"))
+    assert ran["digest_key"].startswith("exports/audit/audit-logs-digest/org_id=acme/dt=")
+    assert ran["digest_key"] in aws_sandbox.list_keys("acme-audit")
 
     code, shown, _ = run_cli(capsys, "export", "show", "acme-prod", "--format", "json")
     assert shown["last_export"]["status"] == "SUCCESS"

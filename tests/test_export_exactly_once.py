@@ -177,7 +177,9 @@ def test_crash_after_upload_before_bookkeeping_rewrites_the_same_keys(
     ingest(paths, batch("b", 3), "two.jsonl")
     retried = export(paths, config, "run-2")
     assert retried.plan.resumed
-    assert sorted(retried.object_keys) == uploaded, "the retry overwrote exactly the same objects"
+    assert retried.digest is not None
+    assert sorted([*retried.object_keys, retried.digest.key]) == uploaded, \
+        "the retry overwrote exactly the same objects (data files and digest)"
     export(paths, config, "run-3")
     assert_exported_exactly_once(paths, aws_sandbox, "acme-audit", "acme")
 

@@ -36,6 +36,8 @@ from tests.fault_helpers import (
 )
 
 BUCKET = "acme-audit"
+DATA_FOLDER = "exports/audit/audit-logs/"
+DIGEST_FOLDER = "exports/audit/audit-logs-digest/"
 SMALL_PARTS = 1_500
 
 
@@ -84,7 +86,8 @@ def test_cli_export_killed_between_upload_and_bookkeeping_then_run_again(
     [(number, status, planned_keys)] = recorded_exports(paths)
     assert (number, status) == (1, "planned"), "the delivery was never recorded"
     assert len(planned_keys) > 2
-    assert aws_sandbox.list_keys(BUCKET) == sorted(planned_keys), "every part was uploaded before the kill"
+    assert aws_sandbox.list_keys(BUCKET, DATA_FOLDER) == sorted(planned_keys), "every part was uploaded"
+    assert len(aws_sandbox.list_keys(BUCKET, DIGEST_FOLDER)) == 1, "and the digest after them, then the kill"
     before = object_bodies(aws_sandbox, BUCKET)
 
     # Dagster never heard of the death: the run stays STARTED until an operator terminates it.
@@ -99,7 +102,7 @@ def test_cli_export_killed_between_upload_and_bookkeeping_then_run_again(
     assert retried["retry_of_planned_export"] is True
     assert (retried["export_number"], retried["events_exported"]) == (1, 30)
     assert retried["object_keys"] == planned_keys
-    assert object_bodies(aws_sandbox, BUCKET) == before, "the same keys rewritten with the same bytes"
+    assert object_bodies(aws_sandbox, BUCKET) == before, "the same keys (digest too) rewritten with the same bytes"
     assert [(n, s) for n, s, _ in recorded_exports(paths)] == [(1, "delivered")]
 
     following = run_in_process(capsys, "export", "run", config.name)

@@ -12,12 +12,14 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.test_web_dataset import NOW, WebHome, display_user, expected, web_fixture  # noqa: F401 - fixture
@@ -40,8 +42,15 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def base_url(web: WebHome) -> Iterator[str]:
     """The app served by uvicorn on a free local port, in a thread stopped after the module."""
+    with served(web.app) as url:
+        yield url
+
+
+@contextmanager
+def served(app: FastAPI) -> Iterator[str]:
+    """`app` served by uvicorn on a free local port in a thread, stopped when the block ends."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(web.app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -4,7 +4,15 @@ Kept in its own small DuckDB file (`Paths.access_database`), written only by the
 the web page; tokens are shown once and stored only as SHA-256 digests.
 """
 
-from audit_pipeline.access.roles import READ_ONLY, READ_WRITE, ROLES, Role, can_view_audit_logs
+from audit_pipeline.access.roles import (
+    ADMIN,
+    READ_ONLY,
+    READ_WRITE,
+    ROLES,
+    Role,
+    can_manage_exports,
+    can_view_audit_logs,
+)
 from audit_pipeline.access.store import (
     AccessError,
     IssuedToken,
@@ -16,6 +24,7 @@ from audit_pipeline.access.store import (
 )
 
 __all__ = [
+    "ADMIN",
     "READ_ONLY",
     "READ_WRITE",
     "ROLES",
@@ -25,6 +34,7 @@ __all__ = [
     "User",
     "UserDirectory",
     "add_user",
+    "can_manage_exports",
     "can_view_audit_logs",
     "list_users",
     "revoke_user",

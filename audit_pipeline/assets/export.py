@@ -56,6 +56,8 @@ def export_metadata(result: ExportResult) -> dict[str, Any]:
             [(o.key, o.bytes, o.sha256, o.events) for o in result.objects],
         )),
         "bytes": sum(o.bytes for o in result.objects),
+        "digest_key": result.digest.key if result.digest else "",
+        "chain_head": result.digest.sha256 if result.digest else "",  # what the next digest chains to
     }
 
 

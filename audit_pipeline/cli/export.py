@@ -13,6 +13,7 @@ from typing import Any
 from audit_pipeline.cli import export_replay
 from audit_pipeline.cli.dagster_reload import announce_reload
 from audit_pipeline.cli.export_health import health_fields, health_line, healths
+from audit_pipeline.cli.export_verify import register_verify
 from audit_pipeline.cli.output import CliError, add_format_flag, print_json
 from audit_pipeline.dagster_home import ensure_dagster_home
 from audit_pipeline.export.config import ExportConfig, ExportConfigError, ExportSettings
@@ -24,7 +25,7 @@ from audit_pipeline.export.config_store import (
     save_config,
     set_enabled,
 )
-from audit_pipeline.export.policies import delivery_check_policy, partition_of, permissions_policy, trust_policy
+from audit_pipeline.export.policies import partition_of, permissions_policy, read_policy, trust_policy
 from audit_pipeline.export.timing import next_export_at
 from audit_pipeline.settings import Paths, paths_from_env
 
@@ -58,7 +59,7 @@ def register(commands: Any) -> None:
 
     for action, help_text, handler in (
         ("show", "an export's settings, policies, last outcome and next run", handle_show),
-        ("test", "assume the role and write a marker object under <prefix>/_connection-test/", handle_test),
+        ("test", "assume the role, write and remove a marker under <prefix>/_connection-test/", handle_test),
         ("run", "export now (a Dagster run, in the run history)", handle_run),
         ("enable", "resume scheduled exports", handle_enable),
         ("disable", "pause scheduled exports (nothing is lost: the next export catches up)", handle_disable),
@@ -69,6 +70,7 @@ def register(commands: Any) -> None:
         add_format_flag(sub)
         sub.set_defaults(handler=handler)
     export_replay.register(actions)
+    register_verify(actions)
 
 
 @contextmanager
@@ -103,18 +105,14 @@ def policies(config: ExportConfig) -> dict[str, Any]:
     return {
         "trust_policy": trust_policy(config.external_id),
         "permissions_policy": permissions_policy(config.bucket, config.prefix, partition_of(config.role_arn)),
+        "read_policy": read_policy(config.bucket, config.prefix, partition_of(config.role_arn)),
     }
 
 
 def _add_partition(paths: Paths, name: str) -> None:
-    import dagster as dg
+    from audit_pipeline.export_runs import register_export_partition
 
-    from audit_pipeline.assets.export import EXPORT_CONFIGS_PARTITIONS
-
-    ensure_dagster_home(paths)
-    with dg.DagsterInstance.get() as instance:
-        if not instance.has_dynamic_partition(EXPORT_CONFIGS_PARTITIONS, name):
-            instance.add_dynamic_partitions(EXPORT_CONFIGS_PARTITIONS, [name])
+    register_export_partition(paths, name)
 
 
 def handle_configure(args: argparse.Namespace) -> int:
@@ -140,6 +138,8 @@ def handle_configure(args: argparse.Namespace) -> int:
     print(json.dumps(out["trust_policy"], indent=2))
     print("\npermissions policy of the role (what it may do):")
     print(json.dumps(out["permissions_policy"], indent=2))
+    print("\noptional read policy, only for `export verify` (list and read the export and digest folders):")
+    print(json.dumps(out["read_policy"], indent=2))
     print(f"\ncheck it with: audit-pipeline export test {config.name}")
     announce_reload(args)
     return 0
@@ -209,9 +209,7 @@ def handle_show(args: argparse.Namespace) -> int:
         config = get_config(paths, args.name)
     health = healths(paths, [config])[config.name]
     out = {"config": config_view(config), "health": health_fields(health),
-           **policies(config), "last_export": last_outcome(paths, config.name),
-           "optional_delivery_check_policy": delivery_check_policy(config.bucket, config.prefix,
-                                                                   partition_of(config.role_arn))}
+           **policies(config), "last_export": last_outcome(paths, config.name)}
     if args.format == "json":
         print_json(out)
         return 0
@@ -235,8 +233,8 @@ def handle_show(args: argparse.Namespace) -> int:
                       f"({item['bytes']} bytes, sha256 {item['sha256']})")
     print("\ntrust policy:\n" + json.dumps(out["trust_policy"], indent=2))
     print("permissions policy:\n" + json.dumps(out["permissions_policy"], indent=2))
-    print("optional delivery-check policy (s3:GetObject, lets the export's objects_as_planned check read "
-          "back what was delivered):\n" + json.dumps(out["optional_delivery_check_policy"], indent=2))
+    print("optional read policy (export verify, and the objects_as_planned check after each export):\n"
+          + json.dumps(out["read_policy"], indent=2))
     return 0
 
 
@@ -259,19 +257,17 @@ def handle_test(args: argparse.Namespace) -> int:
 
 
 def handle_run(args: argparse.Namespace) -> int:
-    from audit_pipeline.assets.export import EXPORT_CONFIG_TAG, EXPORT_JOB, TRIGGER_TAG
-    from audit_pipeline.pipeline_runs import PipelineRunError, execute_job, materialization_metadata
+    from audit_pipeline.export_runs import run_export_now
+    from audit_pipeline.pipeline_runs import PipelineRunError
 
     paths = _paths()
     with _user_errors():
         config = get_config(paths, args.name)
-    _add_partition(paths, config.name)
     try:
-        result = execute_job(paths, EXPORT_JOB, partition_key=config.name,
-                             tags={EXPORT_CONFIG_TAG: config.name, TRIGGER_TAG: "cli"})
+        result = run_export_now(paths, config.name, trigger="cli")
     except PipelineRunError as error:
         raise CliError(f"export {config.name} failed: {error}", exit_code=1) from error
-    metadata = materialization_metadata(result, EXPORT_ASSET)
+    metadata = result.metadata
     out = {
         "name": config.name,
         "run_id": result.run_id,
@@ -283,6 +279,7 @@ def handle_run(args: argparse.Namespace) -> int:
         "bucket": config.bucket,
         "object_keys": metadata["object_keys"],
         "objects": metadata["objects"],
+        "digest_key": metadata.get("digest_key") or None,
     }
     if args.format == "json":
         print_json(out)
@@ -294,6 +291,8 @@ def handle_run(args: argparse.Namespace) -> int:
           f"cutoff {window['cutoff']} (previous {window['previous_cutoff'] or 'none'})")
     for item in out["objects"]:
         print(f"  s3://{config.bucket}/{item['key']}  {item['bytes']} bytes  sha256 {item['sha256']}")
+    if out["digest_key"]:
+        print(f"  signed digest s3://{config.bucket}/{out['digest_key']}")
     return 0
 
 
@@ -319,17 +318,12 @@ def handle_disable(args: argparse.Namespace) -> int:
 
 
 def handle_remove(args: argparse.Namespace) -> int:
-    import dagster as dg
-
-    from audit_pipeline.assets.export import EXPORT_CONFIGS_PARTITIONS
+    from audit_pipeline.export_runs import remove_export_partition
 
     paths = _paths()
     with _user_errors():
         config = remove_config(paths, args.name)
-    ensure_dagster_home(paths)
-    with dg.DagsterInstance.get() as instance:
-        if instance.has_dynamic_partition(EXPORT_CONFIGS_PARTITIONS, config.name):
-            instance.delete_dynamic_partition(EXPORT_CONFIGS_PARTITIONS, config.name)
+    remove_export_partition(paths, config.name)
     out = {"name": config.name, "removed": True}
     if args.format == "json":
         print_json(out)

@@ -18,8 +18,8 @@ def register(commands: Any) -> None:
         "users",
         help="add, list and revoke the users of the Audit Logs page and API",
         description="Users belong to one org and have a role; viewing audit logs needs "
-        f"{AUDIT_LOGS_PERMISSION}. Each user gets an API token, printed once and stored only as a "
-        "SHA-256 digest.",
+        f"{AUDIT_LOGS_PERMISSION} (or admin); only admins may configure the audit log export. Each user gets "
+        "an API token, printed once and stored only as a SHA-256 digest.",
     )
     actions = parser.add_subparsers(dest="users_command", required=True, metavar="ACTION")
 

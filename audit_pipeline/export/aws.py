@@ -26,6 +26,7 @@ from audit_pipeline.export.errors import (
     BucketRegionMismatchError,
     ExportDeliveryError,
     assume_role_error,
+    marker_removal_error,
     upload_error,
 )
 
@@ -151,3 +152,9 @@ class S3Destination:
             self._s3.put_object(Bucket=self.config.bucket, Key=key, Body=data, ContentType=content_type)
         except Exception as error:
             raise upload_error(self.config, key, error) from error
+
+    def delete_object(self, key: str) -> None:
+        try:
+            self._s3.delete_object(Bucket=self.config.bucket, Key=key)
+        except Exception as error:
+            raise marker_removal_error(self.config, key, error) from error

@@ -49,6 +49,16 @@ CREATE TABLE IF NOT EXISTS export_parts (
     sha256        VARCHAR,
     PRIMARY KEY (config_id, export_number, part_number)
 );
+CREATE TABLE IF NOT EXISTS export_digests (
+    config_id      VARCHAR NOT NULL,
+    export_number  BIGINT  NOT NULL,
+    digest_key     VARCHAR NOT NULL,
+    bytes          BIGINT  NOT NULL,
+    sha256         VARCHAR NOT NULL,
+    signing_key_id VARCHAR NOT NULL,
+    document       BLOB    NOT NULL,
+    PRIMARY KEY (config_id, export_number)
+);
 """
 
 # A cheap upper-bound estimate of one event's JSON line: its variable text plus the fixed keys and timestamps.

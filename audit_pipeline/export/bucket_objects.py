@@ -1,7 +1,7 @@
 """Reading back what an export delivered: each object's size and SHA-256, through the customer's role.
 
 HEAD (and, when S3 returns no stored checksum, GET) needs s3:GetObject, which the role has only if the
-customer attached the optional delivery-check policy; without it the check says so instead of failing.
+customer attached the optional read policy (`policies.read_policy`); without it the check says so.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class BucketReader:
 
     def _denied(self, error: ClientError) -> ReadNotAllowedError:
         return ReadNotAllowedError(
-            f"the role may not read s3://{self.config.bucket}: attach the optional delivery-check policy "
+            f"the role may not read s3://{self.config.bucket}: attach the optional read policy "
             f"(s3:GetObject, printed by `audit-pipeline export show {self.config.name}`) to check files"
         )
 

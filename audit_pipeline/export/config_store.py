@@ -108,11 +108,12 @@ def get_config(paths: Paths, name: str) -> ExportConfig:
 
 
 def save_config(
-    paths: Paths, settings: ExportSettings, now: datetime | None = None
+    paths: Paths, settings: ExportSettings, now: datetime | None = None, *, external_id: str | None = None
 ) -> tuple[ExportConfig, bool]:
     """Create or edit a configuration; returns it and whether it is new.
 
-    A new one gets a fresh external id and its first export at the next full UTC hour. An edit keeps the
+    A new one gets a fresh external id (or `external_id`, one this pipeline generated earlier when the
+    connector was enabled) and its first export at the next full UTC hour. An edit keeps the
     external id, the creation time and the schedule's first run, and may not move the export to another org
     (its bookkeeping windows belong to the org's events).
     """
@@ -144,7 +145,7 @@ def save_config(
             config = ExportConfig(
                 name=settings.name, org_id=settings.org_id, bucket=settings.bucket, region=settings.region,
                 prefix=settings.prefix, frequency_hours=settings.frequency_hours, role_arn=settings.role_arn,
-                external_id=_unused_external_id(connection), gzip=settings.gzip, enabled=True,
+                external_id=external_id or _unused_external_id(connection), gzip=settings.gzip, enabled=True,
                 created_at=now, first_export_at=next_full_hour(now), config_id=uuid.uuid4().hex,
             )
             connection.execute(

@@ -1,4 +1,7 @@
-"""`export test`: can we assume the customer's role and write below their prefix? Step by step."""
+"""`export test`: can we assume the customer's role and write below their prefix? Step by step.
+
+The marker written below `<prefix>/_connection-test/` is removed again, so a test leaves nothing behind.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from audit_pipeline.export.config import ExportConfig
-from audit_pipeline.export.errors import ASSUME_ROLE_STEP, ExportDeliveryError
+from audit_pipeline.export.errors import ASSUME_ROLE_STEP, REMOVE_MARKER_STEP, ExportDeliveryError
 from audit_pipeline.export.layout import connection_test_key
 
 WRITE_MARKER_STEP = "write-marker"
@@ -18,6 +21,8 @@ class MarkerDestination(Protocol):
     def assume_role(self) -> None: ...
 
     def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None: ...
+
+    def delete_object(self, key: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -47,4 +52,10 @@ def check_connection(
         results.append(StepResult(WRITE_MARKER_STEP, False, str(error)))
         return results
     results.append(StepResult(WRITE_MARKER_STEP, True, f"wrote s3://{config.bucket}/{key}"))
+    try:
+        destination.delete_object(key)
+    except ExportDeliveryError as error:
+        results.append(StepResult(REMOVE_MARKER_STEP, False, str(error)))
+        return results
+    results.append(StepResult(REMOVE_MARKER_STEP, True, f"removed s3://{config.bucket}/{key}"))
     return results

@@ -12,10 +12,11 @@ from botocore.exceptions import (
 )
 
 from audit_pipeline.export.config import ExportConfig
-from audit_pipeline.export.policies import exporter_principal, writable_resource
+from audit_pipeline.export.policies import connection_test_resource, exporter_principal, writable_resource
 
 ASSUME_ROLE_STEP = "assume-role"
 UPLOAD_STEP = "upload"
+REMOVE_MARKER_STEP = "remove-marker"
 
 WRONG_REGION_CODES = (
     "PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException"
@@ -122,3 +123,16 @@ def upload_error(config: ExportConfig, key: str, error: BaseException) -> Export
     if isinstance(error, BotoCoreError):
         return ExportDeliveryError(UPLOAD_STEP, f"writing s3://{config.bucket}/{key} failed: {error}")
     raise error
+
+
+def marker_removal_error(config: ExportConfig, key: str, error: BaseException) -> ExportDeliveryError:
+    """The connection test wrote its marker but could not remove it again."""
+    if isinstance(error, ClientError) and _code(error) == "AccessDenied":
+        return ExportDeliveryError(
+            REMOVE_MARKER_STEP,
+            f"role {config.role_arn} may not remove the test marker s3://{config.bucket}/{key}: attach the "
+            f"current permissions policy (s3:DeleteObject on "
+            f"{connection_test_resource(config.bucket, config.prefix)} only); exports still work, the marker stays",
+        )
+    delivery_error = upload_error(config, key, error)
+    return ExportDeliveryError(REMOVE_MARKER_STEP, str(delivery_error).replace("writing", "removing", 1))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 ROOT_FOLDER = "audit-logs"
+DIGEST_FOLDER = "audit-logs-digest"  # beside ROOT_FOLDER, so tables over ROOT_FOLDER never read a digest
 CONNECTION_TEST_FOLDER = "_connection-test"
 EXPORT_NUMBER_DIGITS = 8
 PART_NUMBER_DIGITS = 4

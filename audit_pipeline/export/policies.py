@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from audit_pipeline.export.layout import DIGEST_FOLDER, ROOT_FOLDER
+
 EXPORTER_PRINCIPAL_ENV = "AUDIT_PIPELINE_EXPORTER_PRINCIPAL"
 # The identity the local sandbox creates (moto's default account); production sets the env var.
 DEFAULT_EXPORTER_PRINCIPAL = "arn:aws:iam::123456789012:user/audit-pipeline-exporter"
@@ -39,8 +41,18 @@ def writable_resource(bucket: str, prefix: str, partition: str = "aws") -> str:
     return f"arn:{partition}:s3:::{bucket}/{folder}*"
 
 
+def connection_test_resource(bucket: str, prefix: str, partition: str = "aws") -> str:
+    from audit_pipeline.export.layout import CONNECTION_TEST_FOLDER
+
+    folder = f"{prefix}/" if prefix else ""
+    return f"arn:{partition}:s3:::{bucket}/{folder}{CONNECTION_TEST_FOLDER}/*"
+
+
 def permissions_policy(bucket: str, prefix: str, partition: str = "aws") -> dict[str, Any]:
-    """s3:PutObject below the prefix and nothing else: no read, no list, no delete."""
+    """s3:PutObject below the prefix, and s3:DeleteObject only on the connection test's own markers.
+
+    No read, no list, and no delete of exported files.
+    """
     return {
         "Version": POLICY_VERSION,
         "Statement": [{
@@ -48,18 +60,34 @@ def permissions_policy(bucket: str, prefix: str, partition: str = "aws") -> dict
             "Effect": "Allow",
             "Action": "s3:PutObject",
             "Resource": writable_resource(bucket, prefix, partition),
+        }, {
+            "Sid": "RemoveConnectionTestMarkers",
+            "Effect": "Allow",
+            "Action": "s3:DeleteObject",
+            "Resource": connection_test_resource(bucket, prefix, partition),
         }],
     }
 
 
-def delivery_check_policy(bucket: str, prefix: str, partition: str = "aws") -> dict[str, Any]:
-    """Optional: s3:GetObject below the prefix, so the exporter can check (HEAD) what it delivered."""
+def read_policy(bucket: str, prefix: str, partition: str = "aws") -> dict[str, Any]:
+    """Optional, only for `export verify`: list and read the export and digest folders, nothing else."""
+    folder = f"{prefix}/" if prefix else ""
+    folders = [f"{folder}{ROOT_FOLDER}/*", f"{folder}{DIGEST_FOLDER}/*"]
     return {
         "Version": POLICY_VERSION,
-        "Statement": [{
-            "Sid": "CheckDeliveredAuditLogExports",
-            "Effect": "Allow",
-            "Action": "s3:GetObject",
-            "Resource": writable_resource(bucket, prefix, partition),
-        }],
+        "Statement": [
+            {
+                "Sid": "ReadAuditLogExports",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": [f"arn:{partition}:s3:::{bucket}/{path}" for path in folders],
+            },
+            {
+                "Sid": "ListAuditLogExports",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": f"arn:{partition}:s3:::{bucket}",
+                "Condition": {"StringLike": {"s3:prefix": folders}},
+            },
+        ],
     }

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from audit_pipeline.export.bookkeeping import DeliveredObject, PlannedExport, mark_delivered, plan_or_resume
 from audit_pipeline.export.config import ExportConfig
+from audit_pipeline.export.digest_delivery import PreparedDigest, deliver_digest, prepare_digest
 from audit_pipeline.export.files import WrittenPart, remove_staging, write_parts
 from audit_pipeline.export.locking import export_lock
 from audit_pipeline.settings import Paths
@@ -42,6 +43,7 @@ class ExportResult:
     config: ExportConfig
     plan: PlannedExport
     objects: tuple[DeliveredObject, ...]
+    digest: PreparedDigest | None = None
 
     @property
     def object_keys(self) -> list[str]:
@@ -118,8 +120,10 @@ def run_export(
         with database.writer(paths.database, wait_seconds=DATABASE_WAIT_SECONDS) as connection:
             plan = plan_or_resume(connection, config, part_bytes=part_bytes, run_id=run_id, now=now)
             parts = write_parts(connection, plan, paths.export_staging)
+            digest = prepare_digest(connection, paths, config.prefix, plan, parts)
         delivered = _upload(destination, plan, parts)
+        deliver_digest(destination, plan, digest)
         with database.writer(paths.database, wait_seconds=DATABASE_WAIT_SECONDS) as connection:
             mark_delivered(connection, plan, delivered, run_id)
         remove_staging(paths.export_staging, plan)
-    return ExportResult(config, plan, tuple(delivered))
+    return ExportResult(config, plan, tuple(delivered), digest)

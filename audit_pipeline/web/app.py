@@ -13,13 +13,14 @@ from fastapi.templating import Jinja2Templates
 from audit_pipeline.access import UserDirectory
 from audit_pipeline.domain.events import utc_now
 from audit_pipeline.settings import Paths, paths_from_env
-from audit_pipeline.web import api, pages
+from audit_pipeline.web import api, pages, settings_api, settings_pages
 from audit_pipeline.web.auth import Authenticator
 from audit_pipeline.web.context import STATIC_DIR, TEMPLATES_DIR, WebContext, web_folder
 from audit_pipeline.web.errors import install_error_handlers
 from audit_pipeline.web.read_audit import ReadAuditLog
 from audit_pipeline.web.security import SecurityHeaders
 from audit_pipeline.web.sessions import SessionSigner, load_or_create_key
+from audit_pipeline.web.settings_setup import install_export_settings
 from audit_pipeline.web.snapshot_connection import SnapshotReader
 
 API_DESCRIPTION = """The org's audit events with the filters of the Audit Logs page.
@@ -37,12 +38,14 @@ def create_app(
     """The app for `paths` (default: AUDIT_PIPELINE_HOME); `clock` is the "now" that periods end at."""
     home = (paths or paths_from_env()).ensure()
     folder = web_folder(home)
-    signer = SessionSigner(load_or_create_key(folder / "session.key"))
+    key = load_or_create_key(folder / "session.key")
+    signer = SessionSigner(key)
     snapshots = SnapshotReader(home.reader_database)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        app.state.export_settings.runs.close()
         snapshots.close()
 
     app = FastAPI(title="Audit Logs API", version="1", description=API_DESCRIPTION,
@@ -60,7 +63,10 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(settings_pages.router)
+    app.include_router(settings_api.router)
     install_error_handlers(app)
+    install_export_settings(app, key)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

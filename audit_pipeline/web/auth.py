@@ -20,8 +20,10 @@ class NotSignedInError(Exception):
 class PermissionMissingError(Exception):
     """The user is known but their role does not allow what they asked for."""
 
-    def __init__(self, user: User, permission: str = AUDIT_LOGS_PERMISSION) -> None:
-        super().__init__(f"viewing audit logs needs the {permission} permission; {user.email} has {user.role}")
+    def __init__(
+        self, user: User, permission: str = AUDIT_LOGS_PERMISSION, action: str = "viewing audit logs"
+    ) -> None:
+        super().__init__(f"{action} needs the {permission} permission; {user.email} has {user.role}")
         self.user = user
         self.permission = permission
 

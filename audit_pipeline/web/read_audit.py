@@ -45,14 +45,15 @@ class ReadAuditLog:
         self._sequence = itertools.count(1)
 
     def record(
-        self, user: User, action: str, *, source_ip: str | None, user_agent: str | None, details: dict[str, Any]
+        self, user: User, action: str, *, source_ip: str | None, user_agent: str | None, details: dict[str, Any],
+        log_type: str = AUDIT_LOG_TYPE,
     ) -> AuditEvent:
         occurred_at = self._clock()
         event = AuditEvent(
             event_id=f"read-{uuid.uuid4().hex}",
             org_id=user.org_id,
             occurred_at=occurred_at,
-            log_type=AUDIT_LOG_TYPE,
+            log_type=log_type,
             action=action,
             user_email=user.email,
             user_name=user.name,
