@@ -11,6 +11,8 @@ from audit_pipeline.settings import Paths
 DAGSTER_YAML = """\
 telemetry:
   enabled: false
+freshness:
+  enabled: true
 concurrency:
   pools:
     default_limit: 1

@@ -5,9 +5,17 @@ from __future__ import annotations
 import dagster as dg
 
 from audit_pipeline import jobs
-from audit_pipeline.assets import export, export_digest_check, ingestion, investigation, snapshot
+from audit_pipeline.assets import (
+    export,
+    export_checks,
+    export_digest_check,
+    export_replay,
+    ingestion,
+    investigation,
+    snapshot,
+)
 from audit_pipeline.resources import default_resources
-from audit_pipeline.schedules import export_schedules, landing_sensor
+from audit_pipeline.schedules import export_alerts, export_partitions, export_schedules, landing_sensor
 
 defs = dg.Definitions.merge(
     ingestion.defs,
@@ -16,7 +24,11 @@ defs = dg.Definitions.merge(
     jobs.defs,
     landing_sensor.defs,
     export.defs,
+    export_replay.defs,
+    export_checks.defs,
     export_digest_check.defs,
     export_schedules.defs,
+    export_partitions.defs,
+    export_alerts.defs,
     dg.Definitions(resources=default_resources()),
 )

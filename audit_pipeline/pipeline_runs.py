@@ -68,6 +68,7 @@ def execute_job(
     *,
     partition_key: str | None = None,
     tags: dict[str, str] | None = None,
+    run_config: dict[str, Any] | None = None,
     on_progress: Callable[[str], None] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Execute one of the pipeline's jobs in this process against the Dagster instance in DAGSTER_HOME."""
@@ -75,11 +76,12 @@ def execute_job(
     ensure_dagster_home(paths)
     from audit_pipeline.definitions import defs
 
-    job = defs.resolve_job_def(job_name)
     with dg.DagsterInstance.get() as instance, _progress_to(on_progress):
+        # Resolved while this instance is open: resolving loads definitions state through the current instance.
+        job = defs.resolve_job_def(job_name)
         result = job.execute_in_process(
-            instance=instance, partition_key=partition_key, tags=tags, run_config=QUIET_CONSOLE,
-            raise_on_error=False,
+            instance=instance, partition_key=partition_key, tags=tags,
+            run_config={**QUIET_CONSOLE, **(run_config or {})}, raise_on_error=False,
         )
     if not result.success:
         raise PipelineRunError(failure_message(result))

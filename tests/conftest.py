@@ -20,6 +20,8 @@ def paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Paths]:
     home = tmp_path / "home"
     monkeypatch.setenv(HOME_ENV, str(home))
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
+    # Config changes ask a running Dagster to reload; never another Dagster that happens to be on port 3000.
+    monkeypatch.setenv("AUDIT_PIPELINE_DAGSTER_WEBSERVER", "127.0.0.1:9")
     yield Paths(home).ensure()
 
 

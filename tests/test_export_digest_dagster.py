@@ -44,7 +44,11 @@ def run(instance: dg.DagsterInstance, *, only_check: bool = False) -> dg.Execute
 
 def test_the_export_job_runs_the_digest_check() -> None:
     job = defs.resolve_job_def(EXPORT_JOB)
-    assert set(job.graph.node_dict) == {"audit_log_export", "audit_log_export_newest_export_digest_verifies"}
+    assert set(job.graph.node_dict) == {
+        "audit_log_export", "audit_log_export_newest_export_digest_verifies",
+        "audit_log_export_objects_as_planned", "audit_log_export_window_continues",
+        "audit_log_export_events_match_window",
+    }
 
 
 def test_check_passes_after_a_run_and_fails_on_tampering(

@@ -1,11 +1,12 @@
 """The export of each org's events to the customer's S3 bucket: one partition per export configuration."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import dagster as dg
 
 from audit_pipeline.assets.groups import EXPORT
+from audit_pipeline.export.config import MAX_FREQUENCY_HOURS, ExportConfig
 from audit_pipeline.export.config_store import find_config
 from audit_pipeline.export.errors import ExportDeliveryError
 from audit_pipeline.export.locking import ExportAlreadyRunningError
@@ -27,14 +28,18 @@ def _iso(moment: datetime | None) -> str:
     return moment.isoformat().replace("+00:00", "Z") if moment else ""
 
 
+def export_metadata_json(config: ExportConfig) -> dg.JsonMetadataValue:
+    return dg.MetadataValue.json({
+        "name": config.name, "org_id": config.org_id, "bucket": config.bucket, "region": config.region,
+        "prefix": config.prefix, "frequency_hours": config.frequency_hours, "role_arn": config.role_arn,
+        "gzip": config.gzip,
+    })
+
+
 def export_metadata(result: ExportResult) -> dict[str, Any]:
     config, plan = result.config, result.plan
     return {
-        "config": dg.MetadataValue.json({
-            "name": config.name, "org_id": config.org_id, "bucket": config.bucket, "region": config.region,
-            "prefix": config.prefix, "frequency_hours": config.frequency_hours, "role_arn": config.role_arn,
-            "gzip": config.gzip,
-        }),
+        "config": export_metadata_json(config),
         "export_number": plan.export_number,
         "window_from_seq": plan.from_seq,
         "window_to_seq": plan.to_seq,
@@ -56,11 +61,20 @@ def export_metadata(result: ExportResult) -> dict[str, Any]:
     }
 
 
+# Dagster evaluates freshness per asset, not per partition: this says some export delivered within the
+# longest frequency; each config's own lag is its `export_health_<name>` check.
+EXPORT_FRESHNESS = dg.FreshnessPolicy.time_window(
+    warn_window=timedelta(hours=MAX_FREQUENCY_HOURS, minutes=15),
+    fail_window=timedelta(hours=2 * MAX_FREQUENCY_HOURS, minutes=15),
+)
+
+
 @dg.asset(
     partitions_def=export_configs_partitions,
     group_name=EXPORT,
     kinds={"s3", "duckdb"},
     deps=[dg.AssetKey("audit_events")],
+    freshness_policy=EXPORT_FRESHNESS,
 )
 def audit_log_export(
     context: dg.AssetExecutionContext, store: AuditStore, s3_export: S3ExportResource

@@ -10,6 +10,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from audit_pipeline.cli import export_replay
+from audit_pipeline.cli.dagster_reload import announce_reload
+from audit_pipeline.cli.export_health import health_fields, health_line, healths
 from audit_pipeline.cli.export_verify import register_verify
 from audit_pipeline.cli.output import CliError, add_format_flag, print_json
 from audit_pipeline.dagster_home import ensure_dagster_home
@@ -66,6 +69,7 @@ def register(commands: Any) -> None:
         sub.add_argument("name", help="the export's name")
         add_format_flag(sub)
         sub.set_defaults(handler=handler)
+    export_replay.register(actions)
     register_verify(actions)
 
 
@@ -124,6 +128,7 @@ def handle_configure(args: argparse.Namespace) -> int:
            "first_export_at": _iso(config.first_export_at)}
     if args.format == "json":
         print_json(out)
+        announce_reload(args)
         return 0
     verb = "created" if created else "updated (external id kept)"
     print(f"export {config.name} {verb}: org {config.org_id} -> s3://{config.bucket}/{config.prefix} "
@@ -136,21 +141,23 @@ def handle_configure(args: argparse.Namespace) -> int:
     print("\noptional read policy, only for `export verify` (list and read the export and digest folders):")
     print(json.dumps(out["read_policy"], indent=2))
     print(f"\ncheck it with: audit-pipeline export test {config.name}")
-    if created:
-        print(f"a running Dagster picks up the schedule export_{config.name.replace('-', '_')} when its code "
-              "location reloads (Deployment > Reload, or restart `make dev`)")
+    announce_reload(args)
     return 0
 
 
 def handle_list(args: argparse.Namespace) -> int:
-    configs = [config_view(c) for c in list_configs(_paths())]
+    paths = _paths()
+    stored = list_configs(paths)
+    health = healths(paths, stored)
+    configs = [{**config_view(c), **health_fields(health[c.name])} for c in stored]
     if args.format == "json":
         print_json(configs)
         return 0
     if not configs:
         print("no exports configured (audit-pipeline export configure --help)")
         return 0
-    columns = ("name", "org_id", "bucket", "region", "prefix", "frequency_hours", "enabled", "next_export_at")
+    columns = ("name", "org_id", "bucket", "region", "prefix", "frequency_hours", "enabled", "next_export_at",
+               "state", "lag_seconds", "consecutive_failures")
     widths = {c: max(len(c), *(len(str(v[c])) for v in configs)) for c in columns}
     print("  ".join(c.ljust(widths[c]) for c in columns))
     for view in configs:
@@ -200,12 +207,15 @@ def handle_show(args: argparse.Namespace) -> int:
     paths = _paths()
     with _user_errors():
         config = get_config(paths, args.name)
-    out = {"config": config_view(config), **policies(config), "last_export": last_outcome(paths, config.name)}
+    health = healths(paths, [config])[config.name]
+    out = {"config": config_view(config), "health": health_fields(health),
+           **policies(config), "last_export": last_outcome(paths, config.name)}
     if args.format == "json":
         print_json(out)
         return 0
     for key, value in out["config"].items():
         print(f"{key:16} {value}")
+    print(f"{'health':16} {health_line(health)}")
     last = out["last_export"]
     if last is None:
         print("last export      none yet")
@@ -223,7 +233,8 @@ def handle_show(args: argparse.Namespace) -> int:
                       f"({item['bytes']} bytes, sha256 {item['sha256']})")
     print("\ntrust policy:\n" + json.dumps(out["trust_policy"], indent=2))
     print("permissions policy:\n" + json.dumps(out["permissions_policy"], indent=2))
-    print("optional read policy (export verify):\n" + json.dumps(out["read_policy"], indent=2))
+    print("optional read policy (export verify, and the objects_as_planned check after each export):\n"
+          + json.dumps(out["read_policy"], indent=2))
     return 0
 
 
@@ -294,6 +305,7 @@ def _toggle(args: argparse.Namespace, enabled: bool) -> int:
     else:
         state = f"enabled; next export at {view['next_export_at']}" if enabled else "disabled"
         print(f"export {config.name} {state}")
+    announce_reload(args)
     return 0
 
 
@@ -317,5 +329,6 @@ def handle_remove(args: argparse.Namespace) -> int:
         print_json(out)
     else:
         sys.stdout.write(f"export {config.name} removed; files already in s3://{config.bucket} stay\n")
+    announce_reload(args)
     return 0
 

@@ -14,7 +14,7 @@ LOG_TYPES: MappingProxyType[str, tuple[str, ...]] = MappingProxyType({
     "Settings": ("Settings Changed", "Audit Log Export Configured"),
     "Integration": ("Integration Connected", "Integration Disconnected", "Connector Enabled"),
     "Audit": ("Audit Logs Viewed", "Audit Logs Searched", "Audit Logs Downloaded"),
-    "System": ("Audit Log Export", "Maintenance", "System Notice"),
+    "System": ("Audit Log Export", "Audit Log Replay", "Maintenance", "System Notice"),
 })
 
 ALL_ACTIONS = frozenset(action for actions in LOG_TYPES.values() for action in actions)

@@ -57,20 +57,15 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
 
 
-def overdue_since(config: ExportConfig, delivery: LastDelivery | None) -> datetime:
-    """When the export's data starts to age: the last delivered cutoff, or the first run time."""
-    return delivery.cutoff_at if delivery else config.first_export_at
-
-
-def missed_exports(config: ExportConfig, delivery: LastDelivery | None, now: datetime) -> int:
+def missed_exports(config: ExportConfig, last_cutoff_at: datetime | None, now: datetime) -> int:
     """How many run times (each given the grace) have passed since the data last caught up.
 
     With no delivery yet the first run time itself counts, so a never-delivered export is one missed
     export at `first_export_at + GRACE`.
     """
     period = timedelta(hours=config.frequency_hours)
-    elapsed = now - overdue_since(config, delivery) - GRACE
-    if delivery is None:
+    elapsed = now - (last_cutoff_at or config.first_export_at) - GRACE
+    if last_cutoff_at is None:
         return 0 if elapsed < timedelta(0) else 1 + elapsed // period
     return max(0, elapsed // period)
 
@@ -88,7 +83,7 @@ def assess(
         state = DISABLED
     elif failures.consecutive:
         state = FAILING
-    elif missed_exports(config, delivery, now):
+    elif missed_exports(config, delivery.cutoff_at if delivery else None, now):
         state = LATE
     elif delivery is None:
         state = PENDING
@@ -103,6 +98,27 @@ def assess(
         consecutive_failures=failures.consecutive,
         last_error=failures.last_error if failures.consecutive else None,
     )
+
+
+@dataclass(frozen=True)
+class HealthVerdict:
+    severity: str | None  # None: passing; else "WARN" or "ERROR"
+    description: str
+
+
+def health_verdict(config: ExportConfig, health: ExportHealth, now: datetime) -> HealthVerdict:
+    """WARN once an export is missed (lag > frequency + GRACE, or a failed run), ERROR after two."""
+    if not config.enabled:
+        return HealthVerdict(None, f"export {config.name} is disabled: nothing is expected")
+    missed = max(missed_exports(config, health.last_cutoff_at, now.astimezone(UTC)), health.consecutive_failures)
+    lag = f"lag {health.lag_seconds / 3600:.2f} h" if health.lag_seconds is not None else "nothing delivered yet"
+    detail = (f"{lag}, {health.consecutive_failures} failed run(s) in a row (every {config.frequency_hours} h "
+              f"expected)" + (f"; last error: {health.last_error}" if health.last_error else ""))
+    if missed >= MISSED_FOR_ERROR:
+        return HealthVerdict("ERROR", f"{missed} exports missed: {detail}")
+    if missed:
+        return HealthVerdict("WARN", f"an export was missed: {detail}")
+    return HealthVerdict(None, f"{health.state}: {detail}")
 
 
 def health_of(

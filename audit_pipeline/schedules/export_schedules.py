@@ -2,14 +2,12 @@
 
 Each schedule ticks every full UTC hour and asks for a run only on the config's run times (first at
 `first_export_at`, then every `frequency_hours`). It re-reads its config at every tick, so `export disable`,
-`enable` and frequency edits apply without reloading the code; a newly configured export gets its schedule
-at the next code load.
+`enable` and frequency edits apply even before a reload; `export configure` and `remove` ask a running
+webserver to reload the code location (audit_pipeline.dagster_reload), which builds the schedules afresh.
+Reading the store can never fail the code location: it then loads without export schedules.
 """
 
-import logging
-
 import dagster as dg
-import duckdb
 
 from audit_pipeline.assets.export import (
     EXPORT_CONFIG_TAG,
@@ -18,14 +16,13 @@ from audit_pipeline.assets.export import (
     audit_log_export_job,
 )
 from audit_pipeline.export.config import ExportConfig
-from audit_pipeline.export.config_store import find_config, list_configs
+from audit_pipeline.export.config_store import find_config
 from audit_pipeline.export.timing import is_export_due, next_export_at
 from audit_pipeline.resources.store import AuditStore
+from audit_pipeline.schedules.configs_at_load import configs_at_load
 from audit_pipeline.settings import Paths, paths_from_env
-from audit_pipeline.storage.database import DatabaseBusyError
 
 HOURLY = "0 * * * *"
-logger = logging.getLogger(__name__)
 
 
 def schedule_name(export_name: str) -> str:
@@ -58,6 +55,8 @@ def export_schedule(config: ExportConfig) -> dg.ScheduleDefinition:
             upcoming = next_export_at(current.first_export_at, current.frequency_hours, tick)
             return dg.SkipReason(f"not a run time of export {name}; next at {upcoming.isoformat()}")
         if not context.instance.has_dynamic_partition(EXPORT_CONFIGS_PARTITIONS, name):
+            # A schedule's result cannot carry partition requests (export_partitions_sensor adds them the
+            # Dagster way); adding it here keeps a run time from being lost before the sensor's next tick.
             context.instance.add_dynamic_partitions(EXPORT_CONFIGS_PARTITIONS, [name])
         return dg.RunRequest(
             partition_key=name,
@@ -70,12 +69,7 @@ def export_schedule(config: ExportConfig) -> dg.ScheduleDefinition:
 
 def build_export_schedules(paths: Paths) -> list[dg.ScheduleDefinition]:
     """One schedule per stored config; none (and a logged error) when the store cannot be read."""
-    try:
-        configs = list_configs(paths)
-    except (duckdb.Error, DatabaseBusyError) as error:
-        logger.error("export schedules not built: the export config store could not be read: %s", error)
-        return []
-    return [export_schedule(config) for config in configs]
+    return [export_schedule(config) for config in configs_at_load(paths)]
 
 
 defs = dg.Definitions(schedules=build_export_schedules(paths_from_env()))
