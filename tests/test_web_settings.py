@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from audit_pipeline.export_runs import REQUESTED_BY_TAG
 from audit_pipeline.local_aws import LocalAwsSandbox
 from audit_pipeline.settings import Paths
 from audit_pipeline.web.app import create_app
+from tests.alert_receiver import alert_receiver
 from tests.aws_sandbox import aws_sandbox, role_arn  # noqa: F401 - fixture
 from tests.conftest import event, ingest_now, land_records
 
@@ -355,3 +356,25 @@ def test_the_optional_read_policy_for_verify_is_shown_beside_the_other_two(home:
     actions = [statement["Action"] for statement in detail["read_policy"]["Statement"]]
     assert actions == ["s3:GetObject", "s3:ListBucket"]
     assert 'id="read-policy"' in home.browser("ada").get(f"{PAGE}/exports/acme-prod").text
+
+
+def test_saving_disabling_and_removing_on_the_page_ask_a_running_dagster_to_reload(
+    home: SettingsHome, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with alert_receiver() as (url, received):
+        monkeypatch.setenv("AUDIT_PIPELINE_DAGSTER_WEBSERVER", url.removeprefix("http://"))
+        admin = home.api("ada")
+        admin.post(f"{API}/connector")
+
+        def reloads_after(change: Callable[[], Any]) -> int:
+            before = len(received.posts)
+            change()
+            deadline = time.monotonic() + 30
+            while len(received.posts) == before and time.monotonic() < deadline:
+                time.sleep(0.05)
+            return len(received.posts) - before
+
+        assert reloads_after(lambda: admin.post(API, json=settings())) > 0
+        assert reloads_after(lambda: admin.post(f"{API}/acme-prod/disable")) > 0
+        assert reloads_after(lambda: admin.delete(f"{API}/acme-prod")) > 0
+        assert all(path == "/graphql" for path, _ in received.posts)

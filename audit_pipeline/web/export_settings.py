@@ -8,6 +8,8 @@ Enabled" (log type Integration).
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -16,6 +18,7 @@ from typing import Any
 from starlette.requests import Request
 
 from audit_pipeline.access import User
+from audit_pipeline.dagster_reload import reload_code_locations
 from audit_pipeline.export.config import ExportConfig, next_full_hour
 from audit_pipeline.export.config_store import find_config, list_configs, remove_config, save_config, set_enabled
 from audit_pipeline.export.connection_check import StepResult, check_connection
@@ -36,6 +39,8 @@ RESERVED_NAMES = frozenset({"preview", "connector", "connection-test"})
 AUDITED_FIELDS = {"bucket": "s3_bucket", "region": "s3_region", "prefix": "s3_prefix",
                   "frequency_hours": "frequency_hours", "role_arn": "role_arn", "gzip": "gzip",
                   "enabled": "enabled"}
+
+logger = logging.getLogger(__name__)
 
 
 class ExportNotVisibleError(LookupError):
@@ -159,6 +164,7 @@ class ExportSettingsService:
         register_export_partition(self.paths, config.name)
         changes = {} if existing is None else changed_fields(existing, config)
         self._record_change(actor, "created" if created else "updated", config, changes)
+        self._make_live()
         return config
 
     def set_enabled(self, actor: Actor, name: str, enabled: bool) -> ExportConfig:
@@ -166,6 +172,7 @@ class ExportSettingsService:
         after = set_enabled(self.paths, name, enabled)
         if before.enabled != after.enabled:
             self._record_change(actor, "enabled" if enabled else "disabled", after, changed_fields(before, after))
+            self._make_live()
         return after
 
     def remove(self, actor: Actor, name: str) -> ExportConfig:
@@ -178,11 +185,23 @@ class ExportSettingsService:
         self._record(actor, EXPORT_CONFIGURED, SETTINGS_LOG_TYPE,
                      {"change": "removed", "interface": actor.interface, **details,
                       "changes": {"enabled": {"from": removed.enabled, "to": False}}})
+        self._make_live()
         return removed
 
     def run_now(self, actor: Actor, name: str) -> tuple[RunRequest, bool]:
         config = self.config(actor.user.org_id, name)
         return self.runs.submit(config.name, config.org_id, actor.user.email)
+
+    @staticmethod
+    def _make_live() -> None:
+        """Ask a running Dagster to reload, so the config's schedule follows the change without a restart.
+
+        In the background: a webserver that is slow to reload must not hold the admin's request.
+        """
+        def reload() -> None:
+            logger.info("%s", reload_code_locations().message)
+
+        threading.Thread(target=reload, name="dagster-reload", daemon=True).start()
 
     def _checked(self, actor: Actor, values: dict[str, Any],
                  existing: ExportConfig | None) -> tuple[CheckedSettings, str]:
