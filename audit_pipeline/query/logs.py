@@ -248,13 +248,17 @@ def iter_event_batches(
     """Every filtered event, newest first, streamed as Arrow record batches (for downloads).
 
     Columns are those of `list_events`; additional_info is its JSON text and timestamps are UTC. The query
-    runs on its own cursor, so the connection stays usable while the stream is read.
+    runs on its own cursor (reading the same default database as `conn`), so the connection stays usable while
+    the stream is read.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise QueryError(f"batch_size must be a positive integer, got {batch_size!r}")
     where = filter_condition(flt)
+    database = conn.execute("SELECT current_database()").fetchone()
     cursor = conn.cursor()
     try:
+        if database is not None:
+            cursor.execute(f'USE "{database[0].replace(chr(34), chr(34) * 2)}"')
         cursor.execute("SET TimeZone = 'UTC'")
         reader = cursor.execute(
             f"SELECT {_SELECT_EVENTS_AS_TEXT} FROM events WHERE {where.text} ORDER BY {NEWEST_FIRST}",
