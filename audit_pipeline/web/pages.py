@@ -125,7 +125,7 @@ def audit_logs_page(
     size: Annotated[int, Query(ge=1, le=max(PAGE_SIZES), description="Rows per page.")] = DEFAULT_PAGE_SIZE,
 ) -> HTMLResponse:
     context = web_context(request)
-    flt = view.log_filter(user.org_id, context.clock())
+    flt = view.log_filter(user.org_id, context.clock(), hide_reads_of=user.email)
     listing = load_list_view(context.snapshots, flt, limit=size, offset=(page - 1) * size,
                              facet_top=FACET_TOP)
     record_read(request, user, view_action(view), {
@@ -141,6 +141,7 @@ def audit_logs_page(
         "range_since_utc": utc_text(flt.since) if flt.since else None,
         "range_until_utc": utc_text(flt.until) if flt.until else None,
         "rows": [event_row(event) for event in listing.events],
+        "own_reads_hidden": flt.hides_reads(),
         "panes": facet_panes(view, listing.facets, FACET_TOP),
         "pager": pager(view, PAGE_PATH, page, size, listing.total),
         "size": size, "page_sizes": PAGE_SIZES, "default_size": DEFAULT_PAGE_SIZE,
