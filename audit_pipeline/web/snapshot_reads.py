@@ -57,12 +57,14 @@ def load_list_view(
     return ListView(has_events=True, total=page.total, events=page.events, facets=counts)
 
 
-def load_facets(snapshots: SnapshotReader, flt: LogFilter, *, top: int) -> dict[str, dict[str, int]]:
+def load_facets(
+    snapshots: SnapshotReader, flt: LogFilter, *, top: int, containing: str | None = None
+) -> dict[str, dict[str, int]]:
     try:
         with snapshots.cursor() as connection:
             if not _has_table(connection, "events"):
                 return {}
-            return facets(connection, flt, top=top)
+            return facets(connection, flt, top=top, containing=containing)
     except DatabaseMissingError:
         return {}
 
