@@ -42,8 +42,9 @@ async def permission_missing(request: Request, error: Exception) -> Response:
     assert isinstance(error, PermissionMissingError)
     if _is_api(request):
         return JSONResponse({"detail": str(error), "missing_permission": error.permission}, status_code=403)
+    # Both views need the missing permission: no links to them.
     return _page(request, "forbidden.html", 403, {
-        "user": error.user, "message": str(error), "missing_permission": error.permission,
+        "user": error.user, "message": str(error), "missing_permission": error.permission, "hide_views": True,
     })
 
 
