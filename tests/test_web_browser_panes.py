@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import uvicorn
 from playwright.sync_api import Page
 
 from audit_pipeline.domain.catalogue import LOG_TYPES
 from audit_pipeline.settings import Paths
 from audit_pipeline.web.app import create_app
 from tests.conftest import event, ingest_now, land_records
-from tests.test_web_browser import browser, free_port, page  # noqa: F401 - fixtures
+from tests.served_app import served
+from tests.test_web_browser import browser, page  # noqa: F401 - fixtures
 from tests.test_web_dataset import WebHome, add_users
 
 pytestmark = pytest.mark.browser
@@ -41,18 +39,8 @@ def panes_web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebHome]:
 
 @pytest.fixture(scope="module")
 def base_url(panes_web: WebHome) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(panes_web.app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
-    assert not thread.is_alive()
+    with served(panes_web.app) as url:
+        yield url
 
 
 def signed_in(page: Page, web: WebHome) -> None:  # noqa: F811

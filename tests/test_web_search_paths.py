@@ -13,8 +13,6 @@ import io
 import json
 import random
 import re
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field
@@ -23,7 +21,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -35,8 +32,8 @@ from audit_pipeline.settings import HOME_ENV, Paths
 from audit_pipeline.storage.database import publish_reader_snapshot, writer
 from audit_pipeline.web.app import create_app
 from tests.conftest import ingest_now, land_records
+from tests.served_app import served as serving
 from tests.test_web_dataset import add_users
-from tests.test_web_serve import free_port
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
 EVENTS = "/api/v1/audit-logs"
@@ -119,21 +116,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         update_daily_rollup(connection)
         publish_reader_snapshot(connection, paths.database, paths.reader_database)
     token = add_users(paths)["alice"]
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(paths, clock=lambda: NOW), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield Served(paths, f"http://127.0.0.1:{port}", token)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-    assert not thread.is_alive()
+    with serving(create_app(paths, clock=lambda: NOW)) as url:
+        yield Served(paths, url, token)
 
 
 def cli(served: Served, search: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
