@@ -39,12 +39,15 @@ def is_demo_home(paths: Paths) -> bool:
 
 def set_up_customers(sandbox: LocalAwsSandbox, configs: Sequence[ExportConfig]) -> None:
     """Each config's bucket, and a role of its ARN's name trusting the exporter with its external id."""
+    roles: set[str] = set()
     for config in configs:
         if config.bucket not in sandbox.bucket_regions:
             sandbox.create_bucket(config.bucket, config.region)
         role_name = config.role_arn.rsplit("/", 1)[-1]
-        sandbox.create_customer_role(role_name, external_id=config.external_id, bucket=config.bucket,
-                                     prefix=config.prefix)
+        if role_name not in roles:  # a role trusts one external id: the first config's keeps it
+            sandbox.create_customer_role(role_name, external_id=config.external_id, bucket=config.bucket,
+                                         prefix=config.prefix)
+            roles.add(role_name)
 
 
 def run_command(command: Sequence[str], environment: dict[str, str]) -> int:
