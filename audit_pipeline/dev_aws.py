@@ -51,26 +51,33 @@ def set_up_customers(sandbox: LocalAwsSandbox, configs: Sequence[ExportConfig]) 
 
 
 def run_command(command: Sequence[str], environment: dict[str, str]) -> int:
-    """Run `command` to its end; a SIGINT or SIGTERM to this process is passed on to it once, as SIGTERM."""
-    child = subprocess.Popen(list(command), env={**os.environ, **environment}, start_new_session=True)
+    """Run `command` to its end; a SIGINT or SIGTERM to this process is passed on to it once, as SIGTERM.
+
+    The handlers are in place before the command starts: a process started in the background by a shell
+    inherits ignored SIGINT/SIGTERM, which `dagster dev` would then keep ignoring, but a caught signal is
+    reset to its default for the new program."""
+    children: list[subprocess.Popen[bytes]] = []
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
+        if children and children[0].poll() is None:
+            children[0].send_signal(signal.SIGTERM)
 
     previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
+        child = subprocess.Popen(list(command), env={**os.environ, **environment}, start_new_session=True)
+        children.append(child)
         return child.wait()
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
-        if child.poll() is None:
-            child.terminate()
-            try:
-                child.wait(timeout=STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+                try:
+                    child.wait(timeout=STOP_SECONDS)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait()
 
 
 def main(argv: Sequence[str]) -> int:

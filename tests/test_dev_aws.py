@@ -3,6 +3,7 @@ the command stops both it and the stand-in."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -63,6 +64,11 @@ def environment(paths: Paths, port: int) -> dict[str, str]:
             "DAGSTER_HOME": str(paths.home / "dagster"), PORT_ENV: str(port)}
 
 
+def ignore_stop_signals() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def port_is_free(port: int) -> bool:
     with socket.socket() as probe:
         try:
@@ -96,8 +102,10 @@ def test_stopping_the_command_stops_it_and_the_stand_in(paths: Paths, tmp_path: 
     port = free_port()
     pid_file = tmp_path / "child.pid"
     child = f"import os, time, pathlib; pathlib.Path({str(pid_file)!r}).write_text(str(os.getpid())); time.sleep(600)"
+    # Started as a shell starts a background job: SIGINT and SIGTERM ignored, which the command would inherit.
     wrapper = subprocess.Popen([sys.executable, "-m", "audit_pipeline.dev_aws", sys.executable, "-c", child],
-                               env=environment(paths, port), stdout=subprocess.PIPE, text=True)
+                               env=environment(paths, port), stdout=subprocess.PIPE, text=True,
+                               preexec_fn=ignore_stop_signals)
     try:
         deadline = time.monotonic() + 120
         while not pid_file.exists() or not pid_file.read_text():
@@ -105,11 +113,14 @@ def test_stopping_the_command_stops_it_and_the_stand_in(paths: Paths, tmp_path: 
             time.sleep(0.1)
         assert not port_is_free(port)
         wrapper.send_signal(signal.SIGTERM)
-        wrapper.wait(timeout=60)
+        wrapper.wait(timeout=30)
     finally:
-        if wrapper.poll() is None:
+        if wrapper.poll() is None:  # the test failed: leave no process behind
             wrapper.kill()
             wrapper.wait()
+            if pid_file.exists() and pid_file.read_text():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid_file.read_text()), signal.SIGKILL)
     child_pid = int(pid_file.read_text())
     with pytest.raises(ProcessLookupError):
         os.kill(child_pid, 0)
