@@ -37,7 +37,8 @@ bench: install
 
 dev: install
 	$(BIN)/python -c "from audit_pipeline.dagster_home import ensure_dagster_home; from audit_pipeline.settings import paths_from_env; ensure_dagster_home(paths_from_env().ensure())"
-	VIRTUAL_ENV=$(CURDIR)/$(VENV) DAGSTER_HOME=$${DAGSTER_HOME:-$(AUDIT_PIPELINE_HOME)/dagster} $(BIN)/dg dev -h 127.0.0.1 -p 3000
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) DAGSTER_HOME=$${DAGSTER_HOME:-$(AUDIT_PIPELINE_HOME)/dagster} \
+		$(BIN)/python -m audit_pipeline.dev_aws $(BIN)/dg dev -h 127.0.0.1 -p 3000
 
 serve: install
 	$(BIN)/audit-pipeline serve

@@ -110,7 +110,9 @@ def demo() -> None:
         run(["export", "verify", "demo-export"])
 
     heading("Next")
-    print("Dagster UI on the same data:   make dev        (then http://127.0.0.1:3000)")
+    print("Dagster UI on the same data:   make dev        (then http://127.0.0.1:3000; it also runs this local")
+    print("                               S3/STS stand-in, with the demo's bucket and role, so the hourly")
+    print("                               demo-export schedule keeps succeeding while the UI runs)")
     print("Audit Logs page:               .venv/bin/audit-pipeline users add you@example.com "
           f"--org {org} --role read_write")
     print("                               make serve      (then http://127.0.0.1:8080)")

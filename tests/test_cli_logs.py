@@ -135,10 +135,10 @@ def test_table_shows_total_columns_and_position(home: Paths, capsys: pytest.Capt
         assert title in lines[1]
     assert len(lines) == 3 + 3 + 1, "a newline inside a value must not break a row"
     assert lines[-1] == "showing 1-3 of 7"
-    assert lines[3].startswith("Alice Adams") and "Scan ID: S-1" in lines[3]
+    assert lines[3].startswith("acme          Alice Adams") and "Scan ID: S-1" in lines[3]  # Org column: no --org
     assert (NOW - timedelta(minutes=10)).strftime("%Y-%m-%d %H:%M:%S") in lines[3]
     assert "…" in lines[5], "long additional info is cut"
-    assert max(len(line) for line in lines) <= 24 + 24 + 40 + 16 + 19 + 8
+    assert max(len(line) for line in lines) <= 12 + 24 + 24 + 40 + 16 + 19 + 10
 
 
 def test_table_of_an_empty_result(home: Paths, capsys: pytest.CaptureFixture[str]) -> None:

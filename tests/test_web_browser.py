@@ -8,20 +8,15 @@ from __future__ import annotations
 import csv
 import io
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.served_app import served
 from tests.test_web_dataset import NOW, WebHome, display_user, expected, web_fixture  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.browser
@@ -32,35 +27,11 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 VIEWER_TIME_ZONE = "America/New_York"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def base_url(web: WebHome) -> Iterator[str]:
     """The app served by uvicorn on a free local port, in a thread stopped after the module."""
     with served(web.app) as url:
         yield url
-
-
-@contextmanager
-def served(app: FastAPI) -> Iterator[str]:
-    """`app` served by uvicorn on a free local port in a thread, stopped when the block ends."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
-    assert not thread.is_alive()
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from audit_pipeline.access import add_user
+from audit_pipeline.derived.rollup import update_daily_rollup
 from audit_pipeline.settings import Paths
+from audit_pipeline.storage.database import publish_reader_snapshot, writer
 from audit_pipeline.web.app import create_app
 from tests.conftest import event, ingest_now, land_records
 
@@ -137,9 +139,13 @@ def add_users(paths: Paths) -> dict[str, str]:
 
 
 def populated_home(paths: Paths) -> WebHome:
+    """The records ingested, with the daily rollup and search index built as the pipeline builds them."""
     land_records(paths, RECORDS)
     counts = ingest_now(paths)
     assert counts.ingested == len(RECORDS) and counts.quarantined == 0
+    with writer(paths.database) as connection:
+        update_daily_rollup(connection)
+        publish_reader_snapshot(connection, paths.database, paths.reader_database)
     return WebHome(paths, create_app(paths, clock=lambda: NOW), add_users(paths))
 
 

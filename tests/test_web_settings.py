@@ -99,7 +99,10 @@ def test_non_admins_get_403_naming_the_admin_permission_on_page_and_api(home: Se
     assert page.status_code == 403
     assert '<strong id="missing-permission">admin</strong>' in page.text
     assert "for the admin role" in page.text and "read/write access" not in page.text
-    assert "Settings" not in page.text.split("<main>")[0], "the nav offers a page the user may not open"
+    nav = page.text.split("<main>")[0]
+    assert "Settings" not in nav, "the nav offers a page the user may not open"
+    # The logs stay one click away for the one who may read them, and hidden from the one who may not.
+    assert ('href="/audit-logs/suspicious"' in nav) == (who == "alice")
     for method, path in (("GET", API), ("POST", f"{API}/connector"), ("GET", f"{API}/preview"),
                          ("POST", API), ("DELETE", f"{API}/acme-prod"), ("POST", f"{API}/acme-prod/runs")):
         response = home.api(who).request(method, path, json=settings())

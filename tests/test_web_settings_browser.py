@@ -19,7 +19,8 @@ from playwright.sync_api import Browser, Page, expect
 from audit_pipeline.assets.export import EXPORT_CONFIG_TAG
 from audit_pipeline.local_aws import LocalAwsSandbox
 from tests.aws_sandbox import aws_sandbox, role_arn  # noqa: F401 - fixture
-from tests.test_web_browser import VIEWER_TIME_ZONE, browser, served  # noqa: F401 - fixture
+from tests.served_app import served
+from tests.test_web_browser import VIEWER_TIME_ZONE, browser  # noqa: F401 - fixture
 from tests.test_web_settings import (  # noqa: F401 - fixture
     FAILURES,
     PAGE,

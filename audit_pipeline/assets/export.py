@@ -10,7 +10,7 @@ from audit_pipeline.export.config import MAX_FREQUENCY_HOURS, ExportConfig
 from audit_pipeline.export.config_store import find_config
 from audit_pipeline.export.errors import ExportDeliveryError
 from audit_pipeline.export.locking import ExportAlreadyRunningError
-from audit_pipeline.export.runner import ExportResult, run_export
+from audit_pipeline.export.runner import ExportResult, run_export, system_events
 from audit_pipeline.resources.aws import S3ExportResource
 from audit_pipeline.resources.store import AuditStore
 from audit_pipeline.storage.database import DatabaseBusyError
@@ -46,6 +46,7 @@ def export_metadata(result: ExportResult) -> dict[str, Any]:
         "previous_cutoff": _iso(plan.previous_cutoff_at),
         "cutoff": _iso(plan.cutoff_at),
         "events_exported": dg.MetadataValue.int(plan.events),
+        "system_events": dg.MetadataValue.int(system_events(plan)),
         "retry_of_planned_export": plan.resumed,
         "object_keys": dg.MetadataValue.json(result.object_keys),
         "objects": dg.MetadataValue.json([

@@ -12,6 +12,7 @@ import sys
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,6 +43,7 @@ DEFAULT_TOP = 50
 TABLE_COLUMNS: tuple[tuple[str, int], ...] = (
     ("User", 24), ("Action", 24), ("Additional Info", 40), ("Log Type", 16), ("Date (UTC)", 19),
 )
+ORG_COLUMN = ("Org", 12)
 FACET_TITLES = {"action": "Action", "user": "User", "log_type": "Log Type"}
 
 
@@ -66,7 +68,8 @@ def register(commands: Any) -> None:
     parser.add_argument("--action", action="append", default=[], metavar="A",
                         help="action name, exact, any case (repeatable)")
     parser.add_argument("--user", action="append", default=[], metavar="U",
-                        help="user id, email or name, exact, any case (repeatable)")
+                        help="user id, email or name, exact, any case (repeatable); "
+                        "for part of one use --search user:TEXT")
     parser.add_argument("--log-type", action="append", default=[], metavar="L",
                         help="log type, exact, any case (repeatable)")
     parser.add_argument("--search", metavar="TEXT",
@@ -94,13 +97,35 @@ def handle(args: argparse.Namespace) -> int:
                 total = count_events(conn, flt) if args.format == "table" else 0
             else:
                 page = list_events(conn, flt, limit=limit, offset=offset)
+            hint = users_hint(conn, flt) if args.view == "list" and page.total == 0 else None
     except QueryError as error:
         raise CliError(str(error)) from None
     if args.view == "facets":
         print_facets(counts, total, args.format)
     else:
-        print_page(page, args.format)
+        print_page(page, args.format, with_org=len(flt.orgs) != 1)
+    if hint:
+        sys.stderr.write(f"audit-pipeline: {hint}\n")
     return 0
+
+
+def users_hint(conn: duckdb.DuckDBPyConnection, flt: LogFilter) -> str | None:
+    """When --user matched nothing: how many events each value finds as part of a user, if any.
+
+    --user, like the page's User filter, matches a user id, email or name exactly; `--search user:TEXT`
+    matches part of one."""
+    found = []
+    for value in flt.users:
+        phrase = 'user:"' + value.replace('"', "") + '"'
+        widened = replace(flt, users=(), search=f"{flt.search or ''} {phrase}".strip())
+        count = count_events(conn, widened)
+        if count:
+            found.append(f"{count} event(s) with {phrase}")
+    if not found:
+        return None
+    names = ", ".join(repr(value) for value in flt.users)
+    return (f"no event has a user id, email or name equal to {names} (--user matches whole values); "
+            f"as part of a user: {'; '.join(found)} (use --search)")
 
 
 def filter_from_args(args: argparse.Namespace, *, now: datetime) -> LogFilter:
@@ -141,13 +166,14 @@ def _snapshot() -> Iterator[duckdb.DuckDBPyConnection]:
         raise CliError(str(error)) from None
 
 
-def print_page(page: EventPage, output_format: str) -> None:
+def print_page(page: EventPage, output_format: str, *, with_org: bool = False) -> None:
+    """`with_org` adds an Org column to the table (when the events can come from several orgs)."""
     if output_format == "json":
         print_json({"total": page.total, "limit": page.limit, "offset": page.offset, "events": page.events})
     elif output_format == "csv":
         write_csv(page.events)
     else:
-        sys.stdout.write(render_table(page) + "\n")
+        sys.stdout.write(render_table(page, with_org=with_org) + "\n")
 
 
 def write_csv(events: list[dict[str, Any]]) -> None:
@@ -166,14 +192,15 @@ def _csv_value(value: object) -> object:
     return "" if value is None else value
 
 
-def render_table(page: EventPage) -> str:
+def render_table(page: EventPage, *, with_org: bool = False) -> str:
+    columns = (*((ORG_COLUMN,) if with_org else ()), *TABLE_COLUMNS)
     lines = [f"Total: {page.total}"]
-    lines.append("  ".join(fit(title, width) for title, width in TABLE_COLUMNS).rstrip())
-    lines.append("  ".join("-" * width for _, width in TABLE_COLUMNS))
+    lines.append("  ".join(fit(title, width) for title, width in columns).rstrip())
+    lines.append("  ".join("-" * width for _, width in columns))
     for event in page.events:
-        cells = (display_user(event), event["action"], display_additional_info(event), event["log_type"],
-                 event["occurred_at"].strftime("%Y-%m-%d %H:%M:%S"))
-        lines.append("  ".join(fit(cell, width) for cell, (_, width) in zip(cells, TABLE_COLUMNS, strict=True))
+        cells = (*((event["org_id"],) if with_org else ()), display_user(event), event["action"],
+                 display_additional_info(event), event["log_type"], event["occurred_at"].strftime("%Y-%m-%d %H:%M:%S"))
+        lines.append("  ".join(fit(cell, width) for cell, (_, width) in zip(cells, columns, strict=True))
                      .rstrip())
     lines.append(_showing(page))
     return "\n".join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -36,6 +37,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code: int = args.handler(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`... | head`): a normal end, not an error to report.
+        _discard_stdout()
+        return 0
     except CliError as error:
         sys.stderr.write(f"audit-pipeline: {error}\n")
         return error.exit_code
@@ -43,6 +49,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write("audit-pipeline: interrupted\n")
         return 130
     return code
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush at exit meets no closed pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ LOG_TYPES: MappingProxyType[str, tuple[str, ...]] = MappingProxyType({
     "System": ("Audit Log Export", "Audit Log Replay", "Maintenance", "System Notice"),
 })
 
+READS_LOG_TYPE = "Audit"
+READ_ACTIONS = LOG_TYPES[READS_LOG_TYPE]
 ALL_ACTIONS = frozenset(action for actions in LOG_TYPES.values() for action in actions)
 
 

@@ -64,6 +64,7 @@ class ExportResult:
                 "cutoff": plan.cutoff_at,
             },
             "events_exported": plan.events,
+            "system_events": system_events(plan),
             "objects": [{"key": o.key, "bytes": o.bytes, "sha256": o.sha256, "events": o.events}
                         for o in self.objects],
         }
@@ -86,6 +87,11 @@ def part_bytes_from_env() -> int:
         raise ValueError(f"{PART_BYTES_ENV}={configured!r}: {error}") from error
 
 
+def system_events(plan: PlannedExport) -> int:
+    """The System "Audit Log Export" events the export writes: one, in the file of an empty window."""
+    return 1 if plan.events == 0 else 0
+
+
 def _content_type(gzip: bool) -> str:
     return "application/gzip" if gzip else "application/x-ndjson"
 
@@ -94,12 +100,13 @@ def _upload(destination: Destination, plan: PlannedExport, parts: list[WrittenPa
     destination.assume_role()
     delivered = []
     for written in parts:
-        events = max(written.part.events, 1)  # an empty window's file holds the one export event
+        events = written.part.events  # the org's events; an empty window's file holds only the export event
         destination.put_file(
             written.part.object_key, written.path, sha256_hex=written.sha256,
             content_type=_content_type(plan.gzip),
             metadata={"export-number": str(plan.export_number), "part-number": str(written.part.part_number),
-                      "events": str(events), "window": json.dumps([plan.from_seq, plan.to_seq])},
+                      "events": str(events), "system-events": str(system_events(plan)),
+                      "window": json.dumps([plan.from_seq, plan.to_seq])},
         )
         delivered.append(DeliveredObject(written.part.object_key, written.bytes, written.sha256, events))
     return delivered

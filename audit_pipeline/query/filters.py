@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 
+from audit_pipeline.domain.catalogue import READS_LOG_TYPE
+
 PERIODS = ("1h", "24h", "7d", "30d", "90d", "all")
 PERIOD_LENGTHS: dict[str, timedelta] = {
     "1h": timedelta(hours=1),
@@ -41,7 +43,9 @@ class LogFilter:
     Within `actions`, `users` and `log_types` the values are ORed; they match exactly but ignore case.
     A user value matches the user id, email or name (or "System" for events without a user).
     `orgs` match org ids exactly. `since` is inclusive and `until` exclusive; both must be aware and are
-    kept in UTC. Blank values are dropped, and a blank search means no search.
+    kept in UTC. Blank values are dropped, and a blank search means no search. `hide_reads_of` names a
+    viewer (by email) whose own audited reads (the Audit log type's "Audit Logs Viewed/Searched/Downloaded")
+    are left out unless `log_types` selects Audit: the page shows them only to whoever asks for them.
     """
 
     orgs: tuple[str, ...] = ()
@@ -51,6 +55,7 @@ class LogFilter:
     users: tuple[str, ...] = ()
     log_types: tuple[str, ...] = ()
     search: str | None = None
+    hide_reads_of: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("orgs", "actions", "users", "log_types"):
@@ -62,9 +67,15 @@ class LogFilter:
                 f"until ({_rfc3339(self.until)}) must be after since ({_rfc3339(self.since)})"
             )
         object.__setattr__(self, "search", _clean_search(self.search))
+        if self.hide_reads_of is not None and not isinstance(self.hide_reads_of, str):
+            raise QueryError(f"hide_reads_of must be an email, got {type(self.hide_reads_of).__name__}")
 
     def is_empty(self) -> bool:
         return all(not getattr(self, f.name) for f in fields(self))
+
+    def hides_reads(self) -> bool:
+        """Whether the viewer's own audited reads are left out (a viewer is named, Audit is not selected)."""
+        return bool(self.hide_reads_of) and all(t.lower() != READS_LOG_TYPE.lower() for t in self.log_types)
 
 
 def _clean_values(name: str, values: object) -> tuple[str, ...]:

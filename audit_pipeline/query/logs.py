@@ -192,16 +192,19 @@ def _event_from_row(row: tuple[Any, ...]) -> dict[str, Any]:
     return event
 
 
-def facets(conn: duckdb.DuckDBPyConnection, flt: LogFilter, *, top: int = 50) -> dict[str, dict[str, int]]:
+def facets(
+    conn: duckdb.DuckDBPyConnection, flt: LogFilter, *, top: int = 50, containing: str | None = None
+) -> dict[str, dict[str, int]]:
     """Event counts per action, per user (as displayed) and per log type, largest first, `top` of each.
 
     Like the filter pane of the page: each facet's counts apply every OTHER filter but not that facet's own
     selection, so the values not yet selected stay visible with the count they would add. The period, the
-    orgs and the search always apply. Ties are ordered by value.
+    orgs and the search always apply. Ties are ordered by value. `containing` keeps only the values holding
+    that text (any case): what typing in a pane looks for beyond its most frequent values.
     """
     _check_top(top)
     with count_sources(conn, flt) as sources:
-        return _facets(conn, flt, sources, top)
+        return _facets(conn, flt, sources, top, containing)
 
 
 def _check_top(top: int) -> None:
@@ -210,7 +213,7 @@ def _check_top(top: int) -> None:
 
 
 def _facets(
-    conn: duckdb.DuckDBPyConnection, flt: LogFilter, sources: CountSources, top: int
+    conn: duckdb.DuckDBPyConnection, flt: LogFilter, sources: CountSources, top: int, containing: str | None = None
 ) -> dict[str, dict[str, int]]:
     # Counted per combination of the columns that decide every facet value and selection, then summed.
     grouped = counts_sql(sources, KEY_COLUMNS, TRUE)
@@ -231,10 +234,11 @@ def _facets(
         ),
         counted AS ({counted})
         SELECT facet, value, n FROM counted
+        WHERE ?::VARCHAR IS NULL OR contains(lower(value), lower(?::VARCHAR))
         QUALIFY row_number() OVER (PARTITION BY facet ORDER BY n DESC, value) <= ?
         ORDER BY facet, n DESC, value
         """,
-        (*grouped.params, *(v for f in FACETS for v in matches[f].params), top),
+        (*grouped.params, *(v for f in FACETS for v in matches[f].params), containing, containing, top),
     )
     result: dict[str, dict[str, int]] = {facet: {} for facet in FACETS}
     for facet, value, count in conn.execute(query.text, query.params).fetchall():
@@ -248,13 +252,17 @@ def iter_event_batches(
     """Every filtered event, newest first, streamed as Arrow record batches (for downloads).
 
     Columns are those of `list_events`; additional_info is its JSON text and timestamps are UTC. The query
-    runs on its own cursor, so the connection stays usable while the stream is read.
+    runs on its own cursor (reading the same default database as `conn`), so the connection stays usable while
+    the stream is read.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise QueryError(f"batch_size must be a positive integer, got {batch_size!r}")
     where = filter_condition(flt)
+    database = conn.execute("SELECT current_database()").fetchone()
     cursor = conn.cursor()
     try:
+        if database is not None:
+            cursor.execute(f'USE "{database[0].replace(chr(34), chr(34) * 2)}"')
         cursor.execute("SET TimeZone = 'UTC'")
         reader = cursor.execute(
             f"SELECT {_SELECT_EVENTS_AS_TEXT} FROM events WHERE {where.text} ORDER BY {NEWEST_FIRST}",

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Literal
 
 from audit_pipeline.derived.expressions import USER_DISPLAY_SQL
+from audit_pipeline.domain.catalogue import READ_ACTIONS, READS_LOG_TYPE
 from audit_pipeline.query.filters import LogFilter
 from audit_pipeline.query.search import SearchTerm, parse_search
 
@@ -96,10 +97,21 @@ def facet_condition(flt: LogFilter, facet: Facet) -> Sql:
     if facet == "action":
         return _in_ignoring_case("action", flt.actions) if flt.actions else TRUE
     if facet == "log_type":
-        return _in_ignoring_case("log_type", flt.log_types) if flt.log_types else TRUE
+        chosen = _in_ignoring_case("log_type", flt.log_types) if flt.log_types else TRUE
+        return all_of([chosen, _own_reads_left_out(flt)])
     if not flt.users:
         return TRUE
     return any_of([_in_ignoring_case(column, flt.users) for column in USER_COLUMNS])
+
+
+def _own_reads_left_out(flt: LogFilter) -> Sql:
+    """Not one of the viewer's own audited reads, when the filter hides them (part of the Log Type selection,
+    so the Log Type pane still counts them under Audit: the count that selecting it adds)."""
+    if not flt.hides_reads():
+        return TRUE
+    placeholders = ", ".join("?" for _ in READ_ACTIONS)
+    return Sql(f"NOT coalesce(log_type = ? AND action IN ({placeholders}) AND lower(user_email) = lower(?), FALSE)",
+               (READS_LOG_TYPE, *READ_ACTIONS, flt.hide_reads_of))
 
 
 def has_control_characters(text: str) -> bool:

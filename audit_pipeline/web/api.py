@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
 from audit_pipeline.access import User, can_view_audit_logs
+from audit_pipeline.domain.events import MAX_TEXT_CHARS
 from audit_pipeline.query.filters import MAX_PAGE_SIZE, period_bounds
 from audit_pipeline.query.logs import display_additional_info, display_user
 from audit_pipeline.web.api_models import (
@@ -89,11 +90,15 @@ def audit_log_facets(
     user: Annotated[User, Depends(audit_reader)],
     view: Annotated[ViewRequest, Depends(own_org_view)],
     top: Annotated[int, Query(ge=1, le=MAX_FACET_TOP, description="Values per facet, most frequent first.")] = 50,
+    contains: Annotated[str | None, Query(
+        max_length=MAX_TEXT_CHARS, description="Only values holding this text (any case), e.g. to find a user "
+        "beyond the most frequent.")] = None,
 ) -> Facets:
     flt = view.log_filter(user.org_id, web_context(request).clock())
-    counts = load_facets(web_context(request).snapshots, flt, top=top)
+    counts = load_facets(web_context(request).snapshots, flt, top=top, containing=contains or None)
     record_read(request, user, view_action(view), {
         "view": "audit_log_facets", "interface": "api", "filters": view.as_record(),
+        **({"contains": contains} if contains else {}),
     })
     return Facets(action=counts.get("action", {}), user=counts.get("user", {}),
                   log_type=counts.get("log_type", {}))

@@ -7,6 +7,7 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
+from audit_pipeline.access import can_view_audit_logs
 from audit_pipeline.query.filters import QueryError
 from audit_pipeline.storage.database import DatabaseBusyError
 from audit_pipeline.web.auth import NotSignedInError, OrgForbiddenError, PermissionMissingError
@@ -42,8 +43,10 @@ async def permission_missing(request: Request, error: Exception) -> Response:
     assert isinstance(error, PermissionMissingError)
     if _is_api(request):
         return JSONResponse({"detail": str(error), "missing_permission": error.permission}, status_code=403)
+    # No links to views the user cannot open (a read_write user refused Settings still reads the logs).
     return _page(request, "forbidden.html", 403, {
         "user": error.user, "message": str(error), "missing_permission": error.permission,
+        "hide_views": not can_view_audit_logs(error.user.role),
     })
 
 

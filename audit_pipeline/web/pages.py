@@ -27,6 +27,7 @@ from audit_pipeline.web.presentation import (
     event_row,
     facet_panes,
     pager,
+    rule_label,
     utc_iso,
     utc_text,
 )
@@ -125,7 +126,7 @@ def audit_logs_page(
     size: Annotated[int, Query(ge=1, le=max(PAGE_SIZES), description="Rows per page.")] = DEFAULT_PAGE_SIZE,
 ) -> HTMLResponse:
     context = web_context(request)
-    flt = view.log_filter(user.org_id, context.clock())
+    flt = view.log_filter(user.org_id, context.clock(), hide_reads_of=user.email)
     listing = load_list_view(context.snapshots, flt, limit=size, offset=(page - 1) * size,
                              facet_top=FACET_TOP)
     record_read(request, user, view_action(view), {
@@ -141,6 +142,7 @@ def audit_logs_page(
         "range_since_utc": utc_text(flt.since) if flt.since else None,
         "range_until_utc": utc_text(flt.until) if flt.until else None,
         "rows": [event_row(event) for event in listing.events],
+        "own_reads_hidden": flt.hides_reads(),
         "panes": facet_panes(view, listing.facets, FACET_TOP),
         "pager": pager(view, PAGE_PATH, page, size, listing.total),
         "size": size, "page_sizes": PAGE_SIZES, "default_size": DEFAULT_PAGE_SIZE,
@@ -187,15 +189,16 @@ def suspicious_page(
 def _finding_row(row: dict[str, Any]) -> dict[str, Any]:
     first_at: datetime = row["first_at"]
     last_at: datetime = row["last_at"]
-    user = row["user"] or ""
-    # The events behind a finding: that user, from its first to just after its last event.
+    # The events behind a finding: that user, as the User pane names and counts them, from its first to just
+    # after its last event.
+    user = row.get("display_user") or row["user"] or ""
     events_query = [("period", "custom"), ("since", utc_iso(first_at)),
                     ("until", utc_iso(last_at + timedelta(microseconds=1)))]
     if user:
         events_query.append(("user", user))
     return {
         **row,
-        "rule_label": str(row["rule"]).replace("_", " ").capitalize(),
+        "rule_label": rule_label(str(row["rule"])),
         "first_iso": utc_iso(first_at), "first_utc": utc_text(first_at),
         "last_iso": utc_iso(last_at), "last_utc": utc_text(last_at),
         "events_url": f"{PAGE_PATH}?{urlencode(events_query)}",

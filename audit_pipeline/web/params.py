@@ -42,8 +42,11 @@ class ViewRequest:
     log_types: tuple[str, ...] = ()
     org: str | None = None
 
-    def log_filter(self, org_id: str, now: datetime) -> LogFilter:
-        """The filter of this view within `org_id`; a QueryError says what to fix."""
+    def log_filter(self, org_id: str, now: datetime, *, hide_reads_of: str | None = None) -> LogFilter:
+        """The filter of this view within `org_id`; a QueryError says what to fix.
+
+        `hide_reads_of` (the page passes the viewer's email) leaves that viewer's own audited reads out
+        unless the Audit log type is selected."""
         for label, values in (("action", self.actions), ("user", self.users), ("type", self.log_types)):
             for value in values:
                 if len(value) > MAX_TEXT_CHARS:
@@ -54,7 +57,7 @@ class ViewRequest:
         else:
             since, until = period_bounds(self.period, now)
         return LogFilter(orgs=(org_id,), since=since, until=until, actions=self.actions, users=self.users,
-                         log_types=self.log_types, search=self.search)
+                         log_types=self.log_types, search=self.search, hide_reads_of=hide_reads_of)
 
     def narrows(self) -> bool:
         """Whether the viewer searched or picked filter values (a search) rather than just looked."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from audit_pipeline.derived import rules
 from audit_pipeline.query.logs import display_additional_info, display_user
 from audit_pipeline.web.params import ViewRequest
 
@@ -19,6 +20,19 @@ DEFAULT_ICON = "tag"
 DEFAULT_PAGE_SIZE = 50
 PAGE_SIZES = (25, 50, 100, 200)
 FACET_LABELS = (("action", "Action", "action"), ("user", "User", "user"), ("log_type", "Log Type", "type"))
+RULE_LABELS: dict[str, str] = {
+    rules.FAILED_LOGIN_BURST: "Burst of failed logins",
+    rules.LOGIN_FROM_NEW_IP: "Login from a new IP",
+    rules.ROLE_RAISED_TO_ADMIN: "Role raised to admin",
+    rules.OFF_HOURS_ADMIN_ACTION: "Admin action outside working hours",
+    rules.AUDIT_EXPORT_CHANGED: "Audit log export changed",
+    rules.MASS_USER_REMOVAL: "Many users removed",
+}
+
+
+def rule_label(rule: str) -> str:
+    """A rule's name as a person writes it; an unknown rule's identifier in words."""
+    return RULE_LABELS.get(rule) or rule.replace("_", " ").capitalize()
 
 
 def utc_iso(value: datetime) -> str:

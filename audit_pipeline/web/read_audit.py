@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from audit_pipeline.access import User
+from audit_pipeline.domain.catalogue import READ_ACTIONS, READS_LOG_TYPE
 from audit_pipeline.domain.events import IP_PATTERN, MAX_TEXT_CHARS, AuditEvent, utc_now
+from audit_pipeline.storage.landing_batches import READS_SUBFOLDER
 
-AUDIT_LOG_TYPE = "Audit"
-LOGS_VIEWED = "Audit Logs Viewed"
-LOGS_SEARCHED = "Audit Logs Searched"
-LOGS_DOWNLOADED = "Audit Logs Downloaded"
-LANDING_SUBFOLDER = "audit-reads"
+AUDIT_LOG_TYPE = READS_LOG_TYPE
+LOGS_VIEWED, LOGS_SEARCHED, LOGS_DOWNLOADED = READ_ACTIONS
+LANDING_SUBFOLDER = READS_SUBFOLDER
 
 _IP = re.compile(IP_PATTERN)
 

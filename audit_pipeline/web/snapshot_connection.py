@@ -1,4 +1,4 @@
-"""One long-lived read-only view of the readers' snapshot, shared by all requests, renewed when it changes.
+"""One long-lived read-only attachment of the readers' snapshot, shared by all requests, renewed when it changes.
 
 Opening a DuckDB file costs tens of milliseconds and throws away its cache, so the server keeps the snapshot
 attached to an in-memory database and hands each request its own cursor. Writers replace the snapshot with
@@ -6,7 +6,9 @@ attached to an in-memory database and hands each request its own cursor. Writers
 snapshot, while requests still reading the old one finish on it; it is closed when the last of them ends.
 
 The snapshot is attached rather than opened directly because DuckDB caches open databases by path: a new
-`connect` to the same path would return the old file while any cursor on it is still alive.
+`connect` to the same path would return the old file while any cursor on it is still alive. Each cursor makes
+the attached snapshot its default database (`USE`), so the query module's SQL reads the snapshot's own tables,
+exactly as over the CLI's read-only connection (rowid included, which views over them would not have).
 """
 
 from __future__ import annotations
@@ -23,20 +25,10 @@ import duckdb
 from audit_pipeline.storage.database import DatabaseMissingError
 
 SNAPSHOT_ALIAS = "snapshot"
-_SNAPSHOT_RELATIONS = f"""
-    SELECT table_name FROM duckdb_tables() WHERE database_name = '{SNAPSHOT_ALIAS}' AND schema_name = 'main'
-    UNION ALL
-    SELECT view_name FROM duckdb_views()
-    WHERE database_name = '{SNAPSHOT_ALIAS}' AND schema_name = 'main' AND NOT internal
-"""
 
 
 def _sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
-
-
-def _identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass
@@ -57,7 +49,7 @@ class SnapshotReader:
 
     @contextmanager
     def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A cursor on the newest snapshot, whose tables and views appear under their own names.
+        """A cursor on the newest snapshot, the default database of the cursor (its tables under their own names).
 
         Raises DatabaseMissingError while no snapshot has been published yet.
         """
@@ -66,6 +58,7 @@ class SnapshotReader:
             generation.readers += 1
             cursor = generation.database.cursor()
         try:
+            cursor.execute(f"USE {SNAPSHOT_ALIAS}")
             yield cursor
         finally:
             with self._lock:
@@ -100,9 +93,6 @@ class SnapshotReader:
         try:
             database.execute("SET GLOBAL TimeZone = 'UTC'")
             database.execute(f"ATTACH {_sql_literal(os.fspath(self._path))} AS {SNAPSHOT_ALIAS} (READ_ONLY)")
-            for (name,) in database.execute(_SNAPSHOT_RELATIONS).fetchall():
-                database.execute(f"CREATE VIEW {_identifier(name)} AS "
-                                 f"SELECT * FROM {SNAPSHOT_ALIAS}.main.{_identifier(name)}")
         except BaseException:
             database.close()
             raise

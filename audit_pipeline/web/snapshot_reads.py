@@ -12,6 +12,7 @@ from typing import Any
 
 import duckdb
 
+from audit_pipeline.derived.expressions import USER_DISPLAY_SQL, USER_KEY_SQL
 from audit_pipeline.derived.rules import SEVERITIES
 from audit_pipeline.query.filters import LogFilter
 from audit_pipeline.query.logs import facets, list_events, list_events_with_facets
@@ -57,12 +58,14 @@ def load_list_view(
     return ListView(has_events=True, total=page.total, events=page.events, facets=counts)
 
 
-def load_facets(snapshots: SnapshotReader, flt: LogFilter, *, top: int) -> dict[str, dict[str, int]]:
+def load_facets(
+    snapshots: SnapshotReader, flt: LogFilter, *, top: int, containing: str | None = None
+) -> dict[str, dict[str, int]]:
     try:
         with snapshots.cursor() as connection:
             if not _has_table(connection, "events"):
                 return {}
-            return facets(connection, flt, top=top)
+            return facets(connection, flt, top=top, containing=containing)
     except DatabaseMissingError:
         return {}
 
@@ -73,17 +76,22 @@ def load_findings(snapshots: SnapshotReader, org_id: str, *, since: datetime | N
         with snapshots.cursor() as connection:
             if not _has_table(connection, SUSPICIOUS_ACTIVITY_TABLE):
                 return Findings(available=False)
+            # Each finding's user as the User pane shows it (by name when known), from its own events.
             cursor = connection.execute(
                 f"""
-                SELECT {", ".join(f'"{c}"' for c in FINDING_COLUMNS)}
-                FROM {SUSPICIOUS_ACTIVITY_TABLE}
-                WHERE org_id = ? AND (?::TIMESTAMPTZ IS NULL OR last_at >= ?::TIMESTAMPTZ)
-                ORDER BY coalesce(list_position(?::VARCHAR[], severity), 99), last_at DESC, rule, "user"
+                SELECT {", ".join(f'f."{c}"' for c in FINDING_COLUMNS)},
+                       (SELECT {USER_DISPLAY_SQL} FROM events
+                        WHERE events.org_id = f.org_id AND occurred_at >= f.first_at AND occurred_at <= f.last_at
+                          AND {USER_KEY_SQL} = f."user"
+                        GROUP BY ALL ORDER BY count(*) DESC, 1 LIMIT 1) AS display_user
+                FROM {SUSPICIOUS_ACTIVITY_TABLE} f
+                WHERE f.org_id = ? AND (?::TIMESTAMPTZ IS NULL OR f.last_at >= ?::TIMESTAMPTZ)
+                ORDER BY coalesce(list_position(?::VARCHAR[], f.severity), 99), f.last_at DESC, f.rule, f."user"
                 LIMIT ?
                 """,
                 [org_id, since, since, list(SEVERITIES), limit],
             )
-            rows = [dict(zip(FINDING_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
+            rows = [dict(zip((*FINDING_COLUMNS, "display_user"), row, strict=True)) for row in cursor.fetchall()]
     except DatabaseMissingError:
         return Findings(available=False)
     return Findings(available=True, rows=rows)

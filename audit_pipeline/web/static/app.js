@@ -60,6 +60,7 @@
     for (const box of form.querySelectorAll(".filters input[type=checkbox]")) {
       box.addEventListener("change", submit);
     }
+    for (const pane of form.querySelectorAll(".filters fieldset[data-facet]")) wirePaneFinder(form, pane, submit);
     const size = document.getElementById("size");
     if (size) size.addEventListener("change", submit);
 
@@ -69,6 +70,57 @@
         if (field.value === "") field.disabled = true;
       }
     });
+  }
+
+  // Typing in a pane hides the values that do not hold the text; a pane showing only its most frequent
+  // values also asks the API for the others that hold it, under the same filters.
+  function wirePaneFinder(form, pane, submit) {
+    const input = pane.querySelector("input.pane-find");
+    const options = pane.querySelector(".options");
+    if (!input || !options) return;
+    const param = pane.dataset.facet;
+    const facet = param === "type" ? "log_type" : param;
+    let timer = null;
+    input.addEventListener("keydown", (event) => { if (event.key === "Enter") event.preventDefault(); });
+    input.addEventListener("input", () => {
+      const text = input.value.trim().toLowerCase();
+      for (const option of options.querySelectorAll("label.option")) {
+        const value = option.querySelector(".value").textContent.toLowerCase();
+        option.hidden = text !== "" && !value.includes(text);
+      }
+      clearTimeout(timer);
+      if (text && pane.dataset.truncated === "true") timer = setTimeout(() => lookUp(text), 300);
+    });
+
+    async function lookUp(text) {
+      const params = new URLSearchParams();
+      for (const [name, value] of new FormData(form)) if (value !== "" && name !== "size") params.append(name, value);
+      params.set("contains", text);
+      const response = await fetch("/api/v1/audit-logs/facets?" + params.toString(),
+                                   { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (!response.ok || input.value.trim().toLowerCase() !== text) return;
+      const counts = (await response.json())[facet] || {};
+      const shown = new Set(Array.from(options.querySelectorAll(".value"), (element) => element.textContent));
+      for (const [value, count] of Object.entries(counts)) {
+        if (shown.has(value)) continue;
+        const option = document.createElement("label");
+        option.className = "option found";
+        option.title = value + ": " + count.toLocaleString() + " events";
+        const box = document.createElement("input");
+        box.type = "checkbox";
+        box.name = param;
+        box.value = value;
+        box.addEventListener("change", submit);
+        const shownValue = document.createElement("span");
+        shownValue.className = "value";
+        shownValue.textContent = value;
+        const shownCount = document.createElement("span");
+        shownCount.className = "count";
+        shownCount.textContent = count.toLocaleString();
+        option.append(box, shownValue, shownCount);
+        options.append(option);
+      }
+    }
   }
 
   function wireAutosubmit() {
