@@ -20,6 +20,8 @@ from audit_pipeline.assets.export import EXPORT_CONFIG_TAG
 from audit_pipeline.export_runs import REQUESTED_BY_TAG
 from audit_pipeline.local_aws import LocalAwsSandbox
 from audit_pipeline.settings import Paths
+from audit_pipeline.storage.ingest import pending_landing_files
+from audit_pipeline.storage.landing_batches import reads_waiting_reason
 from audit_pipeline.web.app import create_app
 from tests.alert_receiver import alert_receiver
 from tests.aws_sandbox import aws_sandbox, role_arn  # noqa: F401 - fixture
@@ -54,7 +56,7 @@ class SettingsHome:
         return client
 
     def change_events(self) -> list[dict[str, Any]]:
-        folder = self.paths.landing / "audit-reads"
+        folder = self.paths.landing / "audit-changes"
         lines = [json.loads(p.read_text()) for p in sorted(folder.iterdir())] if folder.exists() else []
         return [line for line in lines if line["log_type"] in ("Settings", "Integration")]
 
@@ -249,6 +251,10 @@ def test_set_up_test_save_run_and_change_through_the_api(
     assert events[2]["additional_info"]["changes"] == {"frequency_hours": {"from": 6, "to": 12},
                                                        "gzip": {"from": False, "to": True}}
     assert events[3]["additional_info"]["enabled"] is False
+    assert {e["event_id"].split("-")[0] for e in events} == {"change"}
+    # A change is no read: the landing sensor does not hold it back to batch it with reads.
+    pending = pending_landing_files(home.paths.landing)
+    assert pending and reads_waiting_reason(pending, home.paths.landing, now=time.time()) is None
 
 
 def test_a_failed_run_shows_its_error(home: SettingsHome, aws_sandbox: LocalAwsSandbox) -> None:  # noqa: F811

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 
 from audit_pipeline.domain.events import SYSTEM_LOG_TYPE, AuditEvent
 from audit_pipeline.export.replay import ReplayResult
 from audit_pipeline.settings import Paths
+from audit_pipeline.storage.landing_writer import land_file
 
 REPLAY_ACTION = "Audit Log Replay"
 LANDING_SUBFOLDER = "export-replays"
@@ -33,17 +33,5 @@ def replay_event(result: ReplayResult, *, run_id: str, at: datetime | None = Non
 
 def land_replay_event(paths: Paths, event: AuditEvent) -> None:
     """Completed outside the landing folder and renamed in, so ingestion never sees half a file."""
-    target = paths.landing / LANDING_SUBFOLDER
-    target.mkdir(parents=True, exist_ok=True)
-    staging = paths.export_staging / "replay-events"
-    staging.mkdir(parents=True, exist_ok=True)
-    name = f"{event.event_id}.jsonl"
-    staged = staging / name
-    try:
-        with staged.open("w", encoding="utf-8") as handle:
-            handle.write(event.model_dump_json(exclude_none=True) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(staged, target / name)
-    finally:
-        staged.unlink(missing_ok=True)
+    land_file(paths.landing / LANDING_SUBFOLDER, paths.export_staging / "replay-events", f"{event.event_id}.jsonl",
+              event.model_dump_json(exclude_none=True) + "\n")

@@ -20,10 +20,13 @@ from audit_pipeline.access import User
 from audit_pipeline.domain.catalogue import READ_ACTIONS, READS_LOG_TYPE
 from audit_pipeline.domain.events import IP_PATTERN, MAX_TEXT_CHARS, AuditEvent, utc_now
 from audit_pipeline.storage.landing_batches import READS_SUBFOLDER
+from audit_pipeline.storage.landing_writer import land_file
 
 AUDIT_LOG_TYPE = READS_LOG_TYPE
 LOGS_VIEWED, LOGS_SEARCHED, LOGS_DOWNLOADED = READ_ACTIONS
 LANDING_SUBFOLDER = READS_SUBFOLDER
+# Changes made on the page (export settings) are not reads: they land apart, so no read batching delays them.
+CHANGES_SUBFOLDER = "audit-changes"
 
 _IP = re.compile(IP_PATTERN)
 
@@ -33,13 +36,15 @@ class ReadNotRecordedError(RuntimeError):
 
 
 class ReadAuditLog:
-    """Writes read events into `landing/audit-reads/`, staging each file in `staging` first.
+    """Writes read events into `landing/audit-reads/` (or `subfolder`), staging each file in `staging` first.
 
     `clock` stamps the events; the server passes the clock its periods end at, so both always agree.
     """
 
-    def __init__(self, landing: Path, staging: Path, clock: Callable[[], datetime] = utc_now) -> None:
-        self._target = landing / LANDING_SUBFOLDER
+    def __init__(self, landing: Path, staging: Path, clock: Callable[[], datetime] = utc_now, *,
+                 subfolder: str = LANDING_SUBFOLDER, id_prefix: str = "read") -> None:
+        self._target = landing / subfolder
+        self._id_prefix = id_prefix
         self._clock = clock
         self._staging = staging
         self._sequence = itertools.count(1)
@@ -50,7 +55,7 @@ class ReadAuditLog:
     ) -> AuditEvent:
         occurred_at = self._clock()
         event = AuditEvent(
-            event_id=f"read-{uuid.uuid4().hex}",
+            event_id=f"{self._id_prefix}-{uuid.uuid4().hex}",
             org_id=user.org_id,
             occurred_at=occurred_at,
             log_type=log_type,
@@ -62,22 +67,9 @@ class ReadAuditLog:
             user_agent=user_agent[:MAX_TEXT_CHARS] if user_agent else None,
             additional_info=details,
         )
-        name = f"{occurred_at:%Y%m%dT%H%M%S}-{os.getpid()}-{next(self._sequence)}-{event.event_id[5:17]}.jsonl"
+        name = f"{occurred_at:%Y%m%dT%H%M%S}-{os.getpid()}-{next(self._sequence)}-{event.event_id[-32:-20]}.jsonl"
         try:
-            self._publish(name, event.model_dump_json(exclude_none=True) + "\n")
+            land_file(self._target, self._staging, name, event.model_dump_json(exclude_none=True) + "\n")
         except OSError as error:
             raise ReadNotRecordedError(f"could not record this read in the audit log: {error}") from error
         return event
-
-    def _publish(self, name: str, line: str) -> None:
-        self._staging.mkdir(parents=True, exist_ok=True)
-        self._target.mkdir(parents=True, exist_ok=True)
-        staged = self._staging / name
-        try:
-            with staged.open("w", encoding="utf-8") as handle:
-                handle.write(line)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(staged, self._target / name)
-        finally:
-            staged.unlink(missing_ok=True)
