@@ -157,3 +157,9 @@ def test_failed_run_names_the_cause_and_shows_in_history(
     assert shown["last_export"]["status"] == "FAILURE"
     assert "external id" in shown["last_export"]["error"]
     assert "last_successful_export" not in shown["last_export"]
+
+
+def test_the_list_table_shows_the_lag_as_a_person_reads_it() -> None:
+    from audit_pipeline.cli.export import lag_text
+
+    assert (lag_text(None), lag_text(283.6), lag_text(5400.0)) == ("-", "4 min", "1.5 h")

@@ -157,12 +157,22 @@ def handle_list(args: argparse.Namespace) -> int:
         print("no exports configured (audit-pipeline export configure --help)")
         return 0
     columns = ("name", "org_id", "bucket", "region", "prefix", "frequency_hours", "enabled", "next_export_at",
-               "state", "lag_seconds", "consecutive_failures")
-    widths = {c: max(len(c), *(len(str(v[c])) for v in configs)) for c in columns}
+               "state", "lag", "consecutive_failures")
+    rows = [{**view, "lag": lag_text(view["lag_seconds"])} for view in configs]
+    widths = {c: max(len(c), *(len(str(v[c])) for v in rows)) for c in columns}
     print("  ".join(c.ljust(widths[c]) for c in columns))
-    for view in configs:
-        print("  ".join(str(view[c]).ljust(widths[c]) for c in columns))
+    for row in rows:
+        print("  ".join(str(row[c]).ljust(widths[c]) for c in columns))
     return 0
+
+
+def lag_text(seconds: float | None) -> str:
+    """The lag as a person reads it in a table (JSON keeps `lag_seconds`)."""
+    if seconds is None:
+        return "-"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def last_outcome(paths: Paths, name: str) -> dict[str, Any] | None:
