@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,16 @@ import pytest
 from audit_pipeline.settings import HOME_ENV, Paths
 from audit_pipeline.storage.database import publish_reader_snapshot, writer
 from audit_pipeline.storage.ingest import IngestCounts, ingest_landing
+
+# Modules that load the Dagster definitions at import read the home folder then (one schedule and health
+# check per stored config): make that an empty one, never the home of a `make demo` run in this checkout.
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="audit-pipeline-tests-"))
+os.environ[HOME_ENV] = str(_SESSION_HOME / "home")
+os.environ["DAGSTER_HOME"] = str(_SESSION_HOME / "home" / "dagster")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(_SESSION_HOME, ignore_errors=True)
 
 
 @pytest.fixture
