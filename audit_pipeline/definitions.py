@@ -12,7 +12,6 @@ from audit_pipeline.assets import (
     export_replay,
     ingestion,
     investigation,
-    snapshot,
 )
 from audit_pipeline.resources import default_resources
 from audit_pipeline.schedules import export_alerts, export_partitions, export_schedules, landing_sensor
@@ -20,7 +19,6 @@ from audit_pipeline.schedules import export_alerts, export_partitions, export_sc
 defs = dg.Definitions.merge(
     ingestion.defs,
     investigation.defs,
-    snapshot.defs,
     jobs.defs,
     landing_sensor.defs,
     export.defs,

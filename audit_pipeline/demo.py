@@ -132,7 +132,7 @@ def _first_org() -> str:
     """The org with the most events (ties by name), so every demo run shows the same org."""
     from audit_pipeline.storage.database import reader
 
-    with reader(paths_from_env().reader_database) as connection:
+    with reader(paths_from_env()) as connection:
         row = connection.execute(
             "SELECT org_id FROM events GROUP BY org_id ORDER BY count(*) DESC, org_id LIMIT 1"
         ).fetchone()

@@ -11,7 +11,7 @@ INGEST_JOB = "ingest_job"
 ingest_job = dg.define_asset_job(
     INGEST_JOB,
     selection=dg.AssetSelection.groups(INGESTION, INVESTIGATION),
-    description="Ingest the landing folder, refresh the investigation views, publish the readers' snapshot.",
+    description="Ingest the landing folder, refresh the investigation views.",
 )
 
 defs = dg.Definitions(jobs=[ingest_job])

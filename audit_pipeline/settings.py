@@ -1,10 +1,12 @@
-"""Where audit-pipeline keeps its files: everything lives under one home folder."""
+"""Where audit-pipeline keeps its files: a home folder for local work, and the lake (inside it by default)."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from audit_pipeline.storage.lake import LakeLocation, location_for
 
 HOME_ENV = "AUDIT_PIPELINE_HOME"
 DEFAULT_HOME = ".audit_pipeline"
@@ -17,19 +19,9 @@ class Paths:
     home: Path
 
     @property
-    def database(self) -> Path:
-        """The writers' DuckDB file: events, quarantine, derived tables, export bookkeeping."""
-        return self.home / "audit.duckdb"
-
-    @property
-    def reader_database(self) -> Path:
-        """A consistent copy of the database that readers open, published after every write job."""
-        return self.home / "snapshot" / "audit.duckdb"
-
-    @property
-    def access_database(self) -> Path:
-        """Users, roles and token hashes of the web page: small, written only by `users` commands."""
-        return self.home / "access.duckdb"
+    def lake(self) -> LakeLocation:
+        """The catalog and data path of every table: AUDIT_PIPELINE_CATALOG / AUDIT_PIPELINE_DATA, or inside home."""
+        return location_for(self.home)
 
     @property
     def landing(self) -> Path:
@@ -60,7 +52,7 @@ class Paths:
 
     def ensure(self) -> Paths:
         for folder in (self.home, self.landing, self.archive, self.export_staging, self.locks,
-                       self.reader_database.parent, self.dagster_home):
+                       self.dagster_home):
             folder.mkdir(parents=True, exist_ok=True)
         return self
 

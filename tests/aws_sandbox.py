@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from datetime import UTC
 from typing import Any
 
-import duckdb
 import pytest
 
 from audit_pipeline.domain.events import CANONICAL_FIELDS, SCHEMA_VERSION
@@ -21,6 +20,7 @@ from audit_pipeline.export.config import ExportConfig, ExportSettings
 from audit_pipeline.export.config_store import save_config
 from audit_pipeline.local_aws import LocalAwsSandbox, local_aws_sandbox
 from audit_pipeline.settings import Paths
+from audit_pipeline.storage import database
 
 ACCOUNT = "123456789012"
 EXPORT_ACTION = "Audit Log Export"
@@ -92,7 +92,7 @@ def read_lines(sandbox: LocalAwsSandbox, bucket: str, prefix: str = "") -> list[
 
 def stored_events(paths: Paths, org_id: str) -> list[dict[str, Any]]:
     """The org's events from the writers' database, formatted in Python the way the export promises."""
-    connection = duckdb.connect(str(paths.database), read_only=True)
+    connection = database.open_reader(paths)
     try:
         connection.execute("SET TimeZone = 'UTC'")
         cursor = connection.execute(

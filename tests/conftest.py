@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from audit_pipeline.settings import HOME_ENV, Paths
-from audit_pipeline.storage.database import publish_reader_snapshot, writer
+from audit_pipeline.storage.database import writer
 from audit_pipeline.storage.ingest import IngestCounts, ingest_landing
 
 # Modules that load the Dagster definitions at import read the home folder then (one schedule and health
@@ -47,11 +47,9 @@ def land_records(paths: Paths, records: Iterable[dict[str, Any] | str], name: st
 
 
 def ingest_now(paths: Paths) -> IngestCounts:
-    """Ingest the landing folder and publish the readers' snapshot, without Dagster."""
-    with writer(paths.database) as connection:
-        counts = ingest_landing(connection, paths.landing, paths.archive)
-        publish_reader_snapshot(connection, paths.database, paths.reader_database)
-    return counts
+    """Ingest the landing folder into the lake, without Dagster."""
+    with writer(paths) as connection:
+        return ingest_landing(connection, paths.landing, paths.archive)
 
 
 def event(event_id: str, /, **fields: Any) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import duckdb
 import pytest
 
 from audit_pipeline.access import (
@@ -19,22 +18,23 @@ from audit_pipeline.access import (
 from audit_pipeline.access.tokens import token_digest
 from audit_pipeline.cli.main import main
 from audit_pipeline.settings import Paths
+from audit_pipeline.storage import database
 
 
 def test_a_token_is_stored_only_as_its_digest(paths: Paths) -> None:
-    issued = add_user(paths.access_database, "Alice@Acme.test", "acme", "read_write", "Alice Adams")
+    issued = add_user(paths, "Alice@Acme.test", "acme", "read_write", "Alice Adams")
 
     assert issued.user.email == "alice@acme.test"
-    with duckdb.connect(str(paths.access_database), read_only=True) as connection:
+    with database.open_reader(paths) as connection:
         stored = connection.execute("SELECT * FROM users").fetchall()
     assert issued.token not in repr(stored)
     assert issued.user.token_sha256 == token_digest(issued.token)
 
 
 def test_directory_finds_active_users_by_token_only(paths: Paths) -> None:
-    alice = add_user(paths.access_database, "alice@acme.test", "acme", "read_write")
-    bob = add_user(paths.access_database, "bob@globex.test", "globex", "read_only")
-    directory = UserDirectory(paths.access_database)
+    alice = add_user(paths, "alice@acme.test", "acme", "read_write")
+    bob = add_user(paths, "bob@globex.test", "globex", "read_only")
+    directory = UserDirectory(paths)
 
     found = directory.user_for_token(alice.token)
     assert found is not None
@@ -45,21 +45,21 @@ def test_directory_finds_active_users_by_token_only(paths: Paths) -> None:
 
 
 def test_revocation_is_seen_by_a_directory_that_already_cached_the_user(paths: Paths) -> None:
-    alice = add_user(paths.access_database, "alice@acme.test", "acme", "read_write")
-    directory = UserDirectory(paths.access_database)
+    alice = add_user(paths, "alice@acme.test", "acme", "read_write")
+    directory = UserDirectory(paths)
     assert directory.user_for_token(alice.token) is not None
 
-    revoke_user(paths.access_database, "alice@acme.test")
+    revoke_user(paths, "alice@acme.test")
 
     assert directory.user_for_token(alice.token) is None
     assert directory.active_user("alice@acme.test") is None
 
 
 def test_a_revoked_user_can_be_added_again_with_a_new_token(paths: Paths) -> None:
-    first = add_user(paths.access_database, "alice@acme.test", "acme", "read_only")
-    revoke_user(paths.access_database, "alice@acme.test")
-    second = add_user(paths.access_database, "alice@acme.test", "acme", "read_write")
-    directory = UserDirectory(paths.access_database)
+    first = add_user(paths, "alice@acme.test", "acme", "read_only")
+    revoke_user(paths, "alice@acme.test")
+    second = add_user(paths, "alice@acme.test", "acme", "read_write")
+    directory = UserDirectory(paths)
 
     assert directory.user_for_token(first.token) is None
     again = directory.user_for_token(second.token)
@@ -80,31 +80,31 @@ def test_bad_user_input_is_refused_with_a_reason(
     paths: Paths, email: str, org: str, role: str, message: str
 ) -> None:
     with pytest.raises(AccessError, match=message):
-        add_user(paths.access_database, email, org, role)
-    assert list_users(paths.access_database) == []
+        add_user(paths, email, org, role)
+    assert list_users(paths) == []
 
 
 def test_an_active_user_is_not_silently_given_a_second_token(paths: Paths) -> None:
-    add_user(paths.access_database, "alice@acme.test", "acme", "read_write")
+    add_user(paths, "alice@acme.test", "acme", "read_write")
     with pytest.raises(AccessError, match="already has access"):
-        add_user(paths.access_database, "alice@acme.test", "globex", "read_write")
-    assert [u.org_id for u in list_users(paths.access_database)] == ["acme"]
+        add_user(paths, "alice@acme.test", "globex", "read_write")
+    assert [u.org_id for u in list_users(paths)] == ["acme"]
 
 
 def test_revoking_an_unknown_or_revoked_user_says_so(paths: Paths) -> None:
     with pytest.raises(AccessError, match="no user"):
-        revoke_user(paths.access_database, "ghost@acme.test")
-    add_user(paths.access_database, "alice@acme.test", "acme", "read_write")
-    revoke_user(paths.access_database, "alice@acme.test")
+        revoke_user(paths, "ghost@acme.test")
+    add_user(paths, "alice@acme.test", "acme", "read_write")
+    revoke_user(paths, "alice@acme.test")
     with pytest.raises(AccessError, match="already revoked"):
-        revoke_user(paths.access_database, "alice@acme.test")
+        revoke_user(paths, "alice@acme.test")
 
 
 def test_users_commands_round_trip_in_json(paths: Paths, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["users", "add", "alice@acme.test", "--org", "acme", "--role", "read_write",
                  "--name", "Alice Adams", "--format", "json"]) == 0
     added = json.loads(capsys.readouterr().out)
-    assert UserDirectory(paths.access_database).user_for_token(added["token"]) is not None
+    assert UserDirectory(paths).user_for_token(added["token"]) is not None
 
     assert main(["users", "revoke", "alice@acme.test", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["active"] is False
@@ -123,7 +123,7 @@ def test_users_add_prints_the_token_once_in_table_format(
     assert main(["users", "add", "bob@acme.test", "--org", "acme", "--role", "read_only"]) == 0
     out = capsys.readouterr().out
     token = out.split("token (shown only now): ")[1].strip()
-    assert UserDirectory(paths.access_database).user_for_token(token) is not None
+    assert UserDirectory(paths).user_for_token(token) is not None
 
     assert main(["users", "list"]) == 0
     assert token not in capsys.readouterr().out
@@ -134,7 +134,7 @@ def test_users_add_makes_an_admin_who_may_read_logs_and_manage_exports(
 ) -> None:
     assert main(["users", "add", "ada@acme.test", "--org", "acme", "--role", "admin", "--format", "json"]) == 0
     added = json.loads(capsys.readouterr().out)
-    user = UserDirectory(paths.access_database).user_for_token(added["token"])
+    user = UserDirectory(paths).user_for_token(added["token"])
     assert user is not None and user.role == "admin"
     assert can_manage_exports(user.role) and can_view_audit_logs(user.role)
     assert not can_manage_exports("read_write") and not can_manage_exports("read_only")

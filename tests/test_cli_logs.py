@@ -7,6 +7,7 @@ import io
 import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from audit_pipeline.cli.main import main
 from audit_pipeline.query.logs import EVENT_COLUMNS
 from audit_pipeline.settings import Paths
+from audit_pipeline.storage import database
 from tests.conftest import event, ingest_now, land_records
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -172,9 +174,18 @@ def test_facets_table(home: Paths, capsys: pytest.CaptureFixture[str]) -> None:
     assert "  2  Authentication" in lines
 
 
-def test_reads_only_the_snapshot(home: Paths, capsys: pytest.CaptureFixture[str]) -> None:
-    home.database.unlink()
+def test_reads_the_lake_without_writing_it(home: Paths, capsys: pytest.CaptureFixture[str]) -> None:
+    catalog = Path(home.lake.catalog)
+    before = (catalog.stat().st_mtime_ns, catalog.stat().st_size, _snapshots(home))
     assert run_json(capsys)["total"] == 7
+    assert (catalog.stat().st_mtime_ns, catalog.stat().st_size, _snapshots(home)) == before
+
+
+def _snapshots(paths: Paths) -> int:
+    with database.reader(paths) as connection:
+        row = connection.execute("SELECT count(*) FROM lake.snapshots()").fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def test_before_any_ingestion(paths: Paths, capsys: pytest.CaptureFixture[str]) -> None:
@@ -182,7 +193,7 @@ def test_before_any_ingestion(paths: Paths, capsys: pytest.CaptureFixture[str]) 
         code, out, err = run(capsys, *argv)
         assert (code, out) == (2, "")
         assert err == "audit-pipeline: no events yet: run `audit-pipeline ingest` first\n"
-    assert not paths.reader_database.exists()
+    assert not Path(paths.lake.catalog).exists()
 
 
 @pytest.mark.parametrize(

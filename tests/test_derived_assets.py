@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dagster as dg
-import duckdb
 
 from audit_pipeline.assets import investigation
 from audit_pipeline.assets.ingestion import audit_events
 from audit_pipeline.resources.store import AuditStore
 from audit_pipeline.settings import Paths
+from audit_pipeline.storage import database
 from tests.conftest import event, land_records
 
 INVESTIGATION_KEYS = ["audit_log", "audit_summary", "login_activity", "scan_activity", "suspicious_activity"]
@@ -36,7 +36,7 @@ def test_assets_materialize_the_tables_with_counts_and_previews(paths: Paths) ->
         for materialization in result.get_asset_materialization_events()
     }
     assert set(INVESTIGATION_KEYS) <= set(metadata)
-    with duckdb.connect(str(paths.database), read_only=True) as connection:
+    with database.open_reader(paths) as connection:
         for key in INVESTIGATION_KEYS:
             rows = connection.execute(f"SELECT count(*) FROM {key}").fetchone()
             assert metadata[key]["dagster/row_count"].value == (rows[0] if rows else None), key
@@ -52,11 +52,10 @@ def test_assets_materialize_the_tables_with_counts_and_previews(paths: Paths) ->
     assert check.metadata["critical_or_high_findings"].value == 1
 
 
-def test_investigation_assets_wait_for_ingestion_and_feed_the_reader_snapshot() -> None:
+def test_investigation_assets_wait_for_ingestion() -> None:
     from audit_pipeline.definitions import defs
 
     graph = defs.resolve_asset_graph()
     for key in INVESTIGATION_KEYS:
         asset_key = dg.AssetKey(key)
         assert graph.get(asset_key).parent_keys == {dg.AssetKey("audit_events")}, key
-        assert dg.AssetKey("reader_snapshot") in graph.get(asset_key).child_keys, key

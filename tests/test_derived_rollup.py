@@ -14,7 +14,6 @@ import pytest
 from audit_pipeline.assets.groups import INVESTIGATION
 from audit_pipeline.assets.ingestion import audit_events
 from audit_pipeline.assets.investigation import audit_daily_rollup
-from audit_pipeline.assets.snapshot import reader_snapshot
 from audit_pipeline.derived import rollup
 from audit_pipeline.derived.rollup import (
     COMPACT_WHEN_ADDED_SHARE,
@@ -29,6 +28,7 @@ from audit_pipeline.query import LogFilter, count_events
 from audit_pipeline.query.sources import uses_rollup
 from audit_pipeline.resources.store import AuditStore
 from audit_pipeline.settings import Paths
+from audit_pipeline.storage import database
 from audit_pipeline.storage.database import reader, writer
 from tests.conftest import ingest_now, land_records
 
@@ -94,7 +94,7 @@ def ingest(paths: Paths, records: list[dict[str, Any]], name: str) -> None:
 def test_rollup_counts_every_event_once_per_org_day_action_type_and_user(paths: Paths) -> None:
     records = make_records(300, seed=1, prefix="a")
     ingest(paths, records, "a.jsonl")
-    with writer(paths.database) as connection:
+    with writer(paths) as connection:
         update = update_daily_rollup(connection)
         assert stored_counts(connection) == expected_counts(records)
         keys = connection.execute(f"SELECT count(*), count(DISTINCT key_id) FROM {KEYS_TABLE}").fetchone()
@@ -109,14 +109,14 @@ def test_rollup_counts_every_event_once_per_org_day_action_type_and_user(paths: 
 def test_new_events_are_appended_and_the_table_is_compacted_when_appends_grow(paths: Paths) -> None:
     first = make_records(400, seed=2, prefix="a")
     ingest(paths, first, "a.jsonl")
-    with writer(paths.database) as connection:
+    with writer(paths) as connection:
         compact = update_daily_rollup(connection).coverage.compact_rows
         nothing_new = update_daily_rollup(connection)
     assert (nothing_new.mode, nothing_new.new_events) == ("appended", 0)
 
     few = make_records(8, seed=3, prefix="b")
     ingest(paths, few, "b.jsonl")
-    with writer(paths.database) as connection:
+    with writer(paths) as connection:
         appended = update_daily_rollup(connection)
         assert stored_counts(connection) == expected_counts(first + few)
     assert (appended.mode, appended.new_events) == ("appended", len(few))
@@ -124,7 +124,7 @@ def test_new_events_are_appended_and_the_table_is_compacted_when_appends_grow(pa
 
     many = make_records(int(compact * COMPACT_WHEN_ADDED_SHARE) + 50, seed=4, prefix="c")
     ingest(paths, many, "c.jsonl")
-    with writer(paths.database) as connection:
+    with writer(paths) as connection:
         compacted = update_daily_rollup(connection)
         assert stored_counts(connection) == expected_counts(first + few + many)
         duplicated = connection.execute(
@@ -137,7 +137,7 @@ def test_new_events_are_appended_and_the_table_is_compacted_when_appends_grow(pa
 def test_events_removed_below_the_coverage_force_a_rebuild(paths: Paths) -> None:
     records = make_records(200, seed=5, prefix="a")
     ingest(paths, records, "a.jsonl")
-    with writer(paths.database) as connection:
+    with writer(paths) as connection:
         update_daily_rollup(connection)
         connection.execute("DELETE FROM events WHERE org_id = 'globex'")
         update = update_daily_rollup(connection)
@@ -147,13 +147,13 @@ def test_events_removed_below_the_coverage_force_a_rebuild(paths: Paths) -> None
 
 def test_a_failed_update_leaves_the_previous_rollup_in_place(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
     ingest(paths, make_records(50, seed=6, prefix="a"), "a.jsonl")
-    with writer(paths.database) as connection:
+    with writer(paths) as connection:
         update_daily_rollup(connection)
         before = (stored_counts(connection), read_coverage(connection), _keys(connection))
     ingest(paths, [dict(r, action="Never Seen") for r in make_records(5, seed=9, prefix="b")], "b.jsonl")
     # The new keys are added, then writing the counts fails: nothing of the update may remain.
     monkeypatch.setattr(rollup, "APPEND_ROLLUP_SQL", "INSERT INTO no_such_table VALUES (1)")
-    with writer(paths.database) as connection:
+    with writer(paths) as connection:
         with pytest.raises(duckdb.CatalogException):
             update_daily_rollup(connection)
         assert (stored_counts(connection), read_coverage(connection), _keys(connection)) == before
@@ -168,10 +168,10 @@ def test_the_asset_materializes_with_its_metadata_and_reaches_the_readers(paths:
     store = AuditStore(home=str(paths.home))
     first = make_records(120, seed=7, prefix="a")
     land_records(paths, first, "a.jsonl")
-    result = dg.materialize([audit_events, audit_daily_rollup, reader_snapshot], resources={"store": store})
+    result = dg.materialize([audit_events, audit_daily_rollup], resources={"store": store})
     assert result.success
     metadata = _rollup_metadata(result)
-    with duckdb.connect(str(paths.database), read_only=True) as connection:
+    with database.open_reader(paths) as connection:
         rows = connection.execute(f"SELECT count(*) FROM {ROLLUP_TABLE}").fetchone()
     assert rows is not None and metadata["dagster/row_count"].value == rows[0]
     assert metadata["dagster/table_name"].value == ROLLUP_TABLE
@@ -180,7 +180,7 @@ def test_the_asset_materializes_with_its_metadata_and_reaches_the_readers(paths:
     assert metadata["compression_ratio"].value == round(120 / rows[0], 2)
     assert metadata["last_ingest_seq"].value == 120
     assert "|" in metadata["preview"].value
-    with duckdb.connect(str(paths.database), read_only=True) as connection:
+    with database.open_reader(paths) as connection:
         index_rows = {table: connection.execute(f"SELECT count(*) FROM {table}").fetchone()
                       for table in SEARCH_TABLES}
     assert {table: metadata[f"{table}_rows"].value for table in SEARCH_TABLES} == {
@@ -188,11 +188,11 @@ def test_the_asset_materializes_with_its_metadata_and_reaches_the_readers(paths:
 
     more = make_records(10, seed=8, prefix="b")
     land_records(paths, more, "b.jsonl")
-    result = dg.materialize([audit_events, audit_daily_rollup, reader_snapshot], resources={"store": store})
+    result = dg.materialize([audit_events, audit_daily_rollup], resources={"store": store})
     metadata = _rollup_metadata(result)
     assert (metadata["update"].value, metadata["new_events"].value, metadata["total_events"].value) == (
         "appended", 10, 130)
-    with reader(paths.reader_database) as connection:
+    with reader(paths) as connection:
         assert uses_rollup(connection, LogFilter())
         assert uses_rollup(connection, LogFilter(search="acme"))
         assert count_events(connection, LogFilter()) == 130
@@ -206,10 +206,9 @@ def _rollup_metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
     return dict(materialization.materialization.metadata)
 
 
-def test_the_rollup_waits_for_ingestion_and_the_snapshot_waits_for_it() -> None:
+def test_the_rollup_waits_for_ingestion() -> None:
     from audit_pipeline.definitions import defs
 
     node = defs.resolve_asset_graph().get(dg.AssetKey(ROLLUP_TABLE))
     assert node.parent_keys == {dg.AssetKey("audit_events")}
-    assert dg.AssetKey("reader_snapshot") in node.child_keys
     assert node.group_name == INVESTIGATION, "the ingest job runs the investigation group after ingestion"

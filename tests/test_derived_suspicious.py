@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import duckdb
 import pytest
 
 from audit_pipeline.derived import rules
 from audit_pipeline.derived.suspicious import build_suspicious_activity
 from audit_pipeline.settings import Paths
+from audit_pipeline.storage import database
 from audit_pipeline.storage.database import writer
 from tests.conftest import event, ingest_now, land_records
 
@@ -25,9 +25,9 @@ def findings(paths: Paths, records: list[dict[str, Any]], rule: str) -> list[tup
     """Ingest the records, rebuild suspicious_activity, return the rule's rows in time order."""
     land_records(paths, records)
     assert ingest_now(paths).ingested == len(records)
-    with writer(paths.database) as connection:
+    with writer(paths) as connection:
         build_suspicious_activity(connection)
-    with duckdb.connect(str(paths.database), read_only=True) as connection:
+    with database.open_reader(paths) as connection:
         return connection.execute("""
             SELECT org_id, severity, "user", event_count, event_ids, reason, first_at, last_at
             FROM suspicious_activity WHERE rule = ? ORDER BY first_at
@@ -195,5 +195,5 @@ def test_quiet_day_has_no_findings_at_all(paths: Paths) -> None:
     records = [login(f"l{i}", MONDAY_NOON + timedelta(hours=i), "10.0.0.1") for i in range(6)]
     records += [admin_action("policy", MONDAY_NOON), failed_login("one-typo", MONDAY_NOON)]
     assert findings(paths, records, rules.FAILED_LOGIN_BURST) == []
-    with duckdb.connect(str(paths.database), read_only=True) as connection:
+    with database.open_reader(paths) as connection:
         assert connection.execute("SELECT count(*) FROM suspicious_activity").fetchone() == (0,)

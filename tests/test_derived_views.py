@@ -11,6 +11,7 @@ import pytest
 
 from audit_pipeline.derived.build import build_all
 from audit_pipeline.settings import Paths
+from audit_pipeline.storage import database
 from audit_pipeline.storage.database import writer
 from tests.conftest import event, ingest_now, land_records
 
@@ -20,9 +21,9 @@ def built(paths: Paths, records: list[dict[str, Any]]) -> duckdb.DuckDBPyConnect
     land_records(paths, records)
     counts = ingest_now(paths)
     assert counts.ingested == len(records), counts
-    with writer(paths.database) as connection:
+    with writer(paths) as connection:
         build_all(connection)
-    return duckdb.connect(str(paths.database), read_only=True)
+    return database.open_reader(paths)
 
 
 def utc(text: str) -> datetime:
@@ -186,7 +187,7 @@ def test_scan_activity_follows_each_scan_from_trigger_to_end(paths: Paths) -> No
 @pytest.mark.parametrize("table", ["audit_log", "audit_summary", "login_activity", "scan_activity",
                                    "scan_activity_daily", "suspicious_activity"])
 def test_an_empty_events_table_gives_empty_tables(paths: Paths, table: str) -> None:
-    with writer(paths.database) as connection:
+    with writer(paths) as connection:
         reports = build_all(connection)
         assert connection.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)
     assert all(report.rows == 0 and report.total_events == 0 for report in reports)

@@ -8,7 +8,6 @@ from dataclasses import replace
 from datetime import timedelta
 
 import dagster as dg
-import duckdb
 import pytest
 
 from audit_pipeline.assets.export import EXPORT_CONFIG_TAG, audit_log_export, export_configs_partitions
@@ -24,6 +23,7 @@ from audit_pipeline.local_aws import LocalAwsSandbox
 from audit_pipeline.resources.aws import S3ExportResource
 from audit_pipeline.resources.store import AuditStore
 from audit_pipeline.settings import Paths
+from audit_pipeline.storage import database
 from tests.aws_sandbox import aws_sandbox, configure_export  # noqa: F401 - fixture
 from tests.conftest import event, ingest_now, land_records
 from tests.test_export_health import CONFIG, FIRST
@@ -90,7 +90,7 @@ def test_a_broken_window_and_a_miscount_fail_their_checks(
     land_records(paths, [event(f"b{i}") for i in range(5)], name="b.jsonl")
     ingest_now(paths)
     run(instance)
-    connection = duckdb.connect(str(paths.database))
+    connection = database.open_writer(paths)
     connection.execute("UPDATE export_deliveries SET from_seq = from_seq + 1 WHERE export_number = 2")
     connection.execute("UPDATE export_parts SET events = events + 1 WHERE export_number = 2")
     connection.close()

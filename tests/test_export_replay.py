@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 import dagster as dg
-import duckdb
 import pytest
 
 from audit_pipeline.assets.export_replay import REPLAY_TAG
@@ -15,6 +14,7 @@ from audit_pipeline.cli.main import main
 from audit_pipeline.export.runner import PART_BYTES_ENV
 from audit_pipeline.local_aws import LocalAwsSandbox
 from audit_pipeline.settings import Paths
+from audit_pipeline.storage import database
 from tests.aws_sandbox import assert_exported_exactly_once, aws_sandbox, configure_export  # noqa: F401
 from tests.conftest import event, ingest_now, land_records
 
@@ -31,7 +31,7 @@ def at_hour(hour: int, minute: int = 0) -> str:
 
 
 def bookkeeping(paths: Paths) -> list[tuple[Any, ...]]:
-    connection = duckdb.connect(str(paths.database), read_only=True)
+    connection = database.open_reader(paths)
     try:
         return connection.execute(
             "SELECT d.*, p.* FROM export_deliveries d JOIN export_parts p USING (config_id, export_number) "
@@ -80,7 +80,7 @@ def test_replay_writes_exactly_the_range_and_leaves_the_stream_alone(
         assert record.dagster_run.run_id == replayed["run_id"]
 
     ingest_now(paths)  # the replay's audit event, landed like any event
-    connection = duckdb.connect(str(paths.database), read_only=True)
+    connection = database.open_reader(paths)
     try:
         [(info,)] = connection.execute(
             "SELECT additional_info FROM events WHERE log_type = 'System' AND org_id = 'acme' "

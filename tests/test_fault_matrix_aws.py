@@ -103,7 +103,7 @@ def test_s3_down_in_the_middle_of_an_export_then_back(
         run_export(paths, config, failing, run_id="run-1", part_bytes=SMALL_PARTS)
     assert down.value.step == "upload" and "could not reach Amazon S3" in str(down.value)
     assert len(failing.uploaded) == 1
-    with writer(paths.database) as connection:
+    with writer(paths) as connection:
         [planned] = delivery_history(connection, config.config_id)
     assert len(planned.parts) > 2, "several parts, only the first of them written"
 

@@ -50,7 +50,7 @@ def ingest(paths: Paths, prefix: str, count: int) -> list[str]:
 
 def recorded_exports(paths: Paths) -> list[tuple[int, str, list[str]]]:
     """(export number, status, planned keys) of every export in the writers' database."""
-    with writer(paths.database) as connection:
+    with writer(paths) as connection:
         rows = connection.execute(
             "SELECT d.export_number, d.status, list(p.object_key ORDER BY p.part_number) "
             "FROM export_deliveries d JOIN export_parts p USING (config_id, export_number) "

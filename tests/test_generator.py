@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
 from audit_pipeline.derived import rules
@@ -17,6 +16,7 @@ from audit_pipeline.domain.events import AuditEvent
 from audit_pipeline.generator import run
 from audit_pipeline.generator.run import generate_events
 from audit_pipeline.settings import Paths
+from audit_pipeline.storage import database
 from audit_pipeline.storage.database import writer
 from tests.conftest import ingest_now
 
@@ -123,9 +123,9 @@ def test_after_ingestion_every_rule_fires_on_its_planted_pattern(paths: Paths) -
     generated = generate_events(paths.landing, events=8_000, orgs=3, days=14, seed=21, end=END)
     counts = ingest_now(paths)
     assert (counts.ingested, counts.quarantined, counts.duplicates) == (8_000, 0, 0)
-    with writer(paths.database) as connection:
+    with writer(paths) as connection:
         build_all(connection)
-    with duckdb.connect(str(paths.database), read_only=True) as connection:
+    with database.open_reader(paths) as connection:
         found: dict[str, set[str]] = {
             rule: set(ids) for rule, ids in connection.execute(
                 "SELECT rule, flatten(list(event_ids)) FROM suspicious_activity GROUP BY rule"

@@ -6,16 +6,16 @@ import gzip
 import json
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from audit_pipeline.settings import Paths
+from audit_pipeline.storage import database
 from audit_pipeline.storage.database import reader
 from tests.conftest import event, ingest_now, land_records
 
 
 def stored(paths: Paths, sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
-    with reader(paths.reader_database) as connection:
+    with reader(paths) as connection:
         return connection.execute(sql, params or []).fetchall()
 
 
@@ -225,7 +225,7 @@ def test_search_like_values_are_stored_verbatim(paths: Paths) -> None:
 def test_the_database_file_is_a_real_duckdb_file(paths: Paths) -> None:
     land_records(paths, [event("e1")])
     ingest_now(paths)
-    connection = duckdb.connect(str(paths.reader_database), read_only=True)
+    connection = database.open_reader(paths)
     try:
         assert connection.execute("SELECT count(*) FROM events").fetchone() == (1,)
     finally:

@@ -21,7 +21,7 @@ def land_files(paths: Paths, files: int, per_file: int) -> None:
 
 
 def stored_events(paths: Paths) -> list[tuple[object, ...]]:
-    with reader(paths.reader_database) as connection:
+    with reader(paths) as connection:
         return connection.execute("SELECT event_id, ingest_seq FROM events ORDER BY ingest_seq").fetchall()
 
 
@@ -59,7 +59,7 @@ def test_progress_is_reported_for_each_file_once_its_group_committed(
     land_files(paths, files=4, per_file=2)
     monkeypatch.setattr(ingest, "GROUP_RECORDS", 4)
     reports: list[tuple[str, int, bool]] = []
-    with writer(paths.database) as connection:
+    with writer(paths) as connection:
         ingest.ingest_landing(
             connection, paths.landing, paths.archive,
             progress=lambda path, total: reports.append((path.name, total.ingested, path.exists())),
@@ -78,7 +78,7 @@ def test_a_large_file_commits_between_its_chunks_and_is_recorded_once(
     counts = ingest_now(paths)
     assert (counts.records, counts.ingested, counts.duplicates, counts.quarantined) == (62, 60, 1, 1)
     assert [seq for _, seq in stored_events(paths)] == list(range(1, 61))
-    with reader(paths.reader_database) as connection:
+    with reader(paths) as connection:
         assert connection.execute("SELECT file_name, records, ingested FROM ingested_files").fetchall() == [
             ("big.jsonl", 62, 60)]
         assert connection.execute("SELECT line_number, reason_code FROM quarantine").fetchall() == [

@@ -1,6 +1,7 @@
-"""Several files stored in one group keep every event in ingest_seq order in the table itself, with more rows
-than DuckDB puts in one row group (so the insert runs in parallel parts), whether or not the group holds a
-rejected line or a duplicate."""
+"""Several files stored in one group give their events ingest_seq in file and line order, with more rows than
+DuckDB puts in one row group (so the insert runs in parallel parts), whether or not the group holds a rejected
+line or a duplicate; and every Parquet file the lake lists for `events` covers one contiguous ingest_seq range,
+so a window of ingest_seq reads only the files that hold it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,16 @@ from audit_pipeline.storage.database import reader
 from tests.conftest import event, ingest_now
 
 LINES_PER_FILE = 70_000
+FILE_RANGES_SQL = """
+    SELECT f.record_count, s.min_value, s.max_value
+    FROM __ducklake_metadata_lake.ducklake_data_file f
+    JOIN __ducklake_metadata_lake.ducklake_table t ON t.table_id = f.table_id
+    JOIN __ducklake_metadata_lake.ducklake_column c ON c.table_id = f.table_id
+    JOIN __ducklake_metadata_lake.ducklake_file_column_stats s
+         ON s.data_file_id = f.data_file_id AND s.column_id = c.column_id
+    WHERE t.table_name = 'events' AND c.column_name = 'ingest_seq'
+      AND f.end_snapshot IS NULL AND c.end_snapshot IS NULL AND t.end_snapshot IS NULL
+"""
 
 
 def land_large_files(paths: Paths, extra_line: str | None) -> list[tuple[str, int]]:
@@ -39,11 +50,12 @@ def test_events_of_a_large_group_are_stored_in_ingest_seq_order(paths: Paths, ex
     expected = land_large_files(paths, extra_line)
     counts = ingest_now(paths)
     assert counts.ingested == len(expected) == 3 * LINES_PER_FILE
-    with reader(paths.reader_database) as connection:
-        # rowid follows the order rows were written in; a scan without ORDER BY returns them that way.
+    with reader(paths) as connection:
         rows = connection.execute(
-            "SELECT ingest_seq, event_id, source_file, source_line FROM events ORDER BY rowid"
+            "SELECT ingest_seq, event_id, source_file, source_line FROM events ORDER BY ingest_seq"
         ).fetchall()
+        files = connection.execute(FILE_RANGES_SQL).fetchall()
     assert [seq for seq, *_ in rows] == list(range(1, len(expected) + 1))
+    assert files and all(int(high) - int(low) + 1 == records for records, low, high in files), files
     assert [(event_id, line) for _, event_id, _, line in rows] == expected
     assert [file for *_, file, _ in rows] == [f"{n}.jsonl" for n in range(3) for _ in range(LINES_PER_FILE)]

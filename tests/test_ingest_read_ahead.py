@@ -18,7 +18,7 @@ from tests.conftest import event, ingest_now, land_records
 
 
 def stored(paths: Paths, sql: str) -> list[tuple[object, ...]]:
-    with reader(paths.reader_database) as connection:
+    with reader(paths) as connection:
         return connection.execute(sql).fetchall()
 
 

@@ -19,7 +19,7 @@ from audit_pipeline.derived.build import build_all
 from audit_pipeline.domain.events import AuditEvent
 from audit_pipeline.generator.run import generate_events
 from audit_pipeline.settings import Paths
-from audit_pipeline.storage.database import publish_reader_snapshot, writer
+from audit_pipeline.storage.database import writer
 from audit_pipeline.storage.ingest import ingest_landing
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "investigate.ipynb"
@@ -44,10 +44,9 @@ def _populate(paths: Paths) -> int:
     events = [AuditEvent.from_input(json.loads(line))
               for path in generated.files for line in path.read_text(encoding="utf-8").splitlines()]
     (paths.landing / "broken.jsonl").write_text('{"event_id": "half a record"\n', encoding="utf-8")
-    with writer(paths.database) as connection:
+    with writer(paths) as connection:
         counts = ingest_landing(connection, paths.landing, paths.archive)
         build_all(connection)
-        publish_reader_snapshot(connection, paths.database, paths.reader_database)
     assert (counts.ingested, counts.quarantined) == (EVENTS, 1)
     return sum(e.action in ("Login", "Login Failed") and e.outcome == "failure" for e in events)
 
@@ -72,7 +71,7 @@ def test_notebook_runs_and_shows_the_expected_totals(paths: Paths) -> None:
                    resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
 
     text = "\n".join(_text_outputs(cell) for cell in notebook.cells if cell.cell_type == "code")
-    assert f"Reading {paths.reader_database}" in text
+    assert f"Reading {paths.lake.catalog}" in text
     assert f"Total events: {EVENTS}" in text
     assert "Orgs: 3" in text
     assert f"Failed logins: {failed_logins} by " in text

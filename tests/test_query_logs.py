@@ -279,7 +279,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DataSet]:
         Stored(seq=line, record=record, occurred_at=datetime.fromisoformat(record["occurred_at"]))
         for line, record in enumerate(records, start=1)
     ]
-    with reader(paths.reader_database) as conn:
+    with reader(paths) as conn:
         seqs = [row[0] for row in conn.execute("SELECT event_id FROM events ORDER BY ingest_seq").fetchall()]
         assert seqs == [r["event_id"] for r in records], "ingest_seq follows the line order of one file"
         yield DataSet(conn, stored)

@@ -73,7 +73,7 @@ def test_every_page_equals_a_plain_sort(paths: Paths) -> None:
     order = sorted(range(len(records)), key=lambda i: (datetime.fromisoformat(records[i]["occurred_at"]), i),
                    reverse=True)
     expected = [records[i]["event_id"] for i in order]
-    with reader(paths.reader_database) as conn:
+    with reader(paths) as conn:
         for limit in (1, 2, 5, 7, 50):
             for offset in range(len(records) + 1):
                 page = list_events(conn, LogFilter(), limit=limit, offset=offset)

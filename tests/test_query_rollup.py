@@ -34,7 +34,7 @@ from audit_pipeline.query.search import parse_search
 from audit_pipeline.query.sources import uses_rollup, whole_days
 from audit_pipeline.query.sql import has_control_characters, has_free_text
 from audit_pipeline.settings import Paths
-from audit_pipeline.storage.database import publish_reader_snapshot, reader, writer
+from audit_pipeline.storage.database import reader, writer
 from tests.conftest import ingest_now, land_records
 from tests.test_query_logs import ACTIONS_BY_TYPE, QUALIFIED_WORDS, USERS, render_search
 
@@ -88,9 +88,8 @@ def _ingest_batches(paths: Paths, *, with_rollup: bool, batches: list[list[dict[
         land_records(paths, batch, f"batch-{number}.jsonl")
         assert ingest_now(paths).ingested == len(batch)
         if with_rollup:
-            with writer(paths.database) as connection:
+            with writer(paths) as connection:
                 update_daily_rollup(connection)
-                publish_reader_snapshot(connection, paths.database, paths.reader_database)
 
 
 def _batches() -> list[list[dict[str, Any]]]:
@@ -103,7 +102,7 @@ def homes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Homes]:
     plain = Paths(tmp_path_factory.mktemp("plain") / "home").ensure()
     _ingest_batches(rolled, with_rollup=True, batches=_batches())
     _ingest_batches(plain, with_rollup=False, batches=_batches())
-    with reader(rolled.reader_database) as with_rollup, reader(plain.reader_database) as without:
+    with reader(rolled) as with_rollup, reader(plain) as without:
         yield Homes(with_rollup, without)
 
 
@@ -207,13 +206,12 @@ def test_events_ingested_after_the_rollup_are_counted_from_the_events(tmp_path_f
     _ingest_batches(plain, with_rollup=False, batches=batches)
     _ingest_batches(rolled, with_rollup=False, batches=batches[1:])  # the rollup now misses these
     flt = LogFilter(since=START + timedelta(days=1, hours=3), orgs=("acme", "globex"))
-    with reader(rolled.reader_database) as stale, reader(plain.reader_database) as events_only:
+    with reader(rolled) as stale, reader(plain) as events_only:
         assert not uses_rollup(stale, flt)
         assert _answers(stale, flt, 20, 5, 50) == _answers(events_only, flt, 20, 5, 50)
-    with writer(rolled.database) as connection:
+    with writer(rolled) as connection:
         update_daily_rollup(connection)
-        publish_reader_snapshot(connection, rolled.database, rolled.reader_database)
-    with reader(rolled.reader_database) as current, reader(plain.reader_database) as events_only:
+    with reader(rolled) as current, reader(plain) as events_only:
         assert uses_rollup(current, flt)
         assert _answers(current, flt, 20, 5, 50) == _answers(events_only, flt, 20, 5, 50)
         assert count_events(current, LogFilter()) == sum(len(batch) for batch in batches)
@@ -290,19 +288,17 @@ def test_a_snapshot_with_an_older_index_counts_free_text_in_the_events_until_reb
         tmp_path_factory: pytest.TempPathFactory, older_index: str) -> None:
     paths = Paths(tmp_path_factory.mktemp("older") / "home").ensure()
     _ingest_batches(paths, with_rollup=True, batches=_batches()[:1])
-    with writer(paths.database) as connection:
+    with writer(paths) as connection:
         connection.execute(OLDER_INDEXES[older_index])
-        publish_reader_snapshot(connection, paths.database, paths.reader_database)
-    with reader(paths.reader_database) as older:
+    with reader(paths) as older:
         assert uses_rollup(older, LogFilter(search="admin")) is False
         assert uses_rollup(older, LogFilter(search="user:alice")) is True
         assert count_events(older, LogFilter(search="admin")) > 0
-    with writer(paths.database) as connection:
+    with writer(paths) as connection:
         assert update_daily_rollup(connection).mode == "rebuilt"
         tables = {row[0] for row in connection.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
         assert INFOS.table in tables and not tables & set(RETIRED_TABLES)
-        publish_reader_snapshot(connection, paths.database, paths.reader_database)
-    with reader(paths.reader_database) as upgraded:
+    with reader(paths) as upgraded:
         assert uses_rollup(upgraded, LogFilter(search="admin")) is True
 
 

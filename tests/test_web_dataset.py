@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from audit_pipeline.access import add_user
 from audit_pipeline.derived.rollup import update_daily_rollup
 from audit_pipeline.settings import Paths
-from audit_pipeline.storage.database import publish_reader_snapshot, writer
+from audit_pipeline.storage.database import writer
 from audit_pipeline.web.app import create_app
 from tests.conftest import event, ingest_now, land_records
 
@@ -134,7 +134,7 @@ USERS = {
 
 
 def add_users(paths: Paths) -> dict[str, str]:
-    return {who: add_user(paths.access_database, email, org, role, name).token
+    return {who: add_user(paths, email, org, role, name).token
             for who, (email, org, role, name) in USERS.items()}
 
 
@@ -143,9 +143,8 @@ def populated_home(paths: Paths) -> WebHome:
     land_records(paths, RECORDS)
     counts = ingest_now(paths)
     assert counts.ingested == len(RECORDS) and counts.quarantined == 0
-    with writer(paths.database) as connection:
+    with writer(paths) as connection:
         update_daily_rollup(connection)
-        publish_reader_snapshot(connection, paths.database, paths.reader_database)
     return WebHome(paths, create_app(paths, clock=lambda: NOW), add_users(paths))
 
 

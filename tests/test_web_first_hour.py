@@ -8,7 +8,7 @@ import re
 from datetime import timedelta
 
 from audit_pipeline.derived.build import build_all
-from audit_pipeline.storage.database import publish_reader_snapshot, writer
+from audit_pipeline.storage.database import writer
 from audit_pipeline.web.presentation import rule_label
 from tests.conftest import event, ingest_now, land_records
 from tests.test_web_dataset import NOW, WebHome, fresh_web_fixture, web_fixture  # noqa: F401 - fixtures
@@ -21,9 +21,8 @@ def test_a_findings_drill_down_ticks_the_user_as_the_user_pane_counts_them(fresh
              for n in range(6)]
     land_records(paths, burst, name="burst.jsonl")
     ingest_now(paths)
-    with writer(paths.database) as connection:
+    with writer(paths) as connection:
         build_all(connection)
-        publish_reader_snapshot(connection, paths.database, paths.reader_database)
     client = fresh_web.browser_client("alice")
     findings = client.get("/audit-logs/suspicious", params={"period": "all"}).text
     links = [html.unescape(link) for link in re.findall(r'href="(/audit-logs\?period=custom[^"]+)"', findings)]

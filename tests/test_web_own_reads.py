@@ -14,7 +14,7 @@ from audit_pipeline.derived.rollup import update_daily_rollup
 from audit_pipeline.resources.store import AuditStore
 from audit_pipeline.schedules.landing_sensor import landing_sensor
 from audit_pipeline.settings import Paths
-from audit_pipeline.storage.database import publish_reader_snapshot, writer
+from audit_pipeline.storage.database import writer
 from audit_pipeline.storage.ingest import pending_landing_files
 from audit_pipeline.storage.landing_batches import READS_BATCH_FILES, READS_MAX_WAIT, reads_waiting_reason
 from tests.conftest import event, ingest_now, land_records
@@ -38,7 +38,7 @@ def audit_count(page: str) -> int:
 
 
 def test_the_viewers_own_reads_are_hidden_unless_audit_is_selected(fresh_web: WebHome) -> None:
-    carl = add_user(fresh_web.paths.access_database, "carl@acme.test", "acme", "read_write", "Carl").token
+    carl = add_user(fresh_web.paths, "carl@acme.test", "acme", "read_write", "Carl").token
     alice = fresh_web.browser_client("alice")
     before = total_of(alice.get(PAGE).text)
     alice.get(PAGE, params={"q": "login"})
@@ -55,9 +55,8 @@ def test_the_viewers_own_reads_are_hidden_unless_audit_is_selected(fresh_web: We
     api = fresh_web.client("alice").get("/api/v1/audit-logs").json()
     assert api["total"] == before + 3  # the API, like the CLI, lists every event
 
-    with writer(fresh_web.paths.database) as connection:  # the same answers from the rollup
+    with writer(fresh_web.paths) as connection:  # the same answers from the rollup
         update_daily_rollup(connection)
-        publish_reader_snapshot(connection, fresh_web.paths.database, fresh_web.paths.reader_database)
     assert total_of(alice.get(PAGE, params={"period": "all"}).text) == \
         fresh_web.client("alice").get("/api/v1/audit-logs", params={"period": "all"}).json()["total"] - 2
 

@@ -15,7 +15,7 @@ from markupsafe import escape
 
 from audit_pipeline.derived.build import build_all
 from audit_pipeline.settings import Paths
-from audit_pipeline.storage.database import publish_reader_snapshot, writer
+from audit_pipeline.storage.database import writer
 from audit_pipeline.web.app import create_app
 from tests.test_web_dataset import (
     NOW,
@@ -136,11 +136,10 @@ def test_before_any_ingestion_the_page_says_no_events_yet(paths: Paths) -> None:
 
 def test_suspicious_activity_is_one_click_away_and_limited_to_the_org(fresh_web: WebHome) -> None:
     paths = fresh_web.paths
-    with writer(paths.database) as connection:
+    with writer(paths) as connection:
         build_all(connection)
         findings = connection.execute(
             "SELECT org_id, rule, event_count FROM suspicious_activity WHERE org_id = 'acme'").fetchall()
-        publish_reader_snapshot(connection, paths.database, paths.reader_database)
     client = fresh_web.browser_client("alice")
     assert 'href="/audit-logs/suspicious"' in client.get("/audit-logs").text
 
@@ -155,17 +154,23 @@ def test_suspicious_activity_is_one_click_away_and_limited_to_the_org(fresh_web:
     assert all(f["org_id"] == "globex" for f in gina["findings"])
 
 
-HOLD_WRITER_LOCK = """
-import sys, duckdb
-connection = duckdb.connect(sys.argv[1])
-connection.execute("CREATE TABLE IF NOT EXISTS held AS SELECT 1 AS x")
+HOLD_A_WRITE_OPEN = """
+import sys
+from pathlib import Path
+from audit_pipeline.settings import Paths
+from audit_pipeline.storage import database
+connection = database.open_writer(Paths(Path(sys.argv[1])))
+connection.execute("BEGIN")
+connection.execute("INSERT INTO quarantine SELECT * FROM quarantine")
+connection.execute("CREATE TABLE held AS SELECT * FROM events")
 print("locked", flush=True)
 sys.stdin.readline()
+connection.execute("ROLLBACK")
 """
 
 
-def test_the_page_answers_while_another_process_holds_the_writers_lock(web: WebHome) -> None:
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_WRITER_LOCK, str(web.paths.database)],
+def test_the_page_answers_while_another_process_has_a_write_open(web: WebHome) -> None:
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_A_WRITE_OPEN, str(web.paths.home)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"

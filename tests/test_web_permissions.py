@@ -144,7 +144,7 @@ def test_revoking_a_user_ends_their_token_and_their_sessions(fresh_web: WebHome)
     assert api.get("/api/v1/audit-logs").status_code == 200
     assert page.get("/audit-logs").status_code == 200
 
-    revoke_user(fresh_web.paths.access_database, "alice@acme.test")
+    revoke_user(fresh_web.paths, "alice@acme.test")
 
     assert api.get("/api/v1/audit-logs").status_code == 401
     assert page.get("/audit-logs").status_code == 401

@@ -29,7 +29,7 @@ from audit_pipeline.derived.rollup import update_daily_rollup
 from audit_pipeline.derived.trigram_postings import RARE_OCCURRENCES
 from audit_pipeline.query import indexed_search, sources
 from audit_pipeline.settings import HOME_ENV, Paths
-from audit_pipeline.storage.database import publish_reader_snapshot, writer
+from audit_pipeline.storage.database import writer
 from audit_pipeline.web.app import create_app
 from tests.conftest import ingest_now, land_records
 from tests.served_app import served as serving
@@ -112,9 +112,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     paths = Paths(tmp_path_factory.mktemp("search") / "home").ensure()
     land_records(paths, RECORDS)
     assert ingest_now(paths).ingested == len(RECORDS)
-    with writer(paths.database) as connection:
+    with writer(paths) as connection:
         update_daily_rollup(connection)
-        publish_reader_snapshot(connection, paths.database, paths.reader_database)
     token = add_users(paths)["alice"]
     with serving(create_app(paths, clock=lambda: NOW)) as url:
         yield Served(paths, url, token)

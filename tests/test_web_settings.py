@@ -65,7 +65,7 @@ class SettingsHome:
 def home(paths: Paths) -> Iterator[SettingsHome]:
     land_records(paths, [event(f"acme-{i}") for i in range(4)] + [event("globex-1", org_id="globex")])
     ingest_now(paths)
-    tokens = {who: add_user(paths.access_database, *fields).token for who, fields in USERS.items()}
+    tokens = {who: add_user(paths, *fields).token for who, fields in USERS.items()}
     app = create_app(paths)
     yield SettingsHome(paths, app, tokens)
     app.state.export_settings.runs.close()

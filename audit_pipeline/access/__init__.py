@@ -1,7 +1,7 @@
 """Who may read audit logs: users, their org, their role, and the hash of their API token.
 
-Kept in its own small DuckDB file (`Paths.access_database`), written only by the `users` commands and read by
-the web page; tokens are shown once and stored only as SHA-256 digests.
+Kept in the lake's `users` table, written only by the `users` commands and read by the web page; tokens are
+shown once and stored only as SHA-256 digests.
 """
 
 from audit_pipeline.access.roles import (

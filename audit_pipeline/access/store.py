@@ -1,18 +1,15 @@
-"""The users table of the access database, and a cached token lookup for the web server.
+"""The users table in the lake, and a cached token lookup for the web server.
 
-Only the `users` commands write this file, each holding it for a few milliseconds; the web server opens it
-read-only (waiting out such a write) and keeps the active users in memory until the file changes.
+Only the `users` commands write it, each in one short transaction; the web server reads it read-only and keeps
+the active users in memory until the lake has a new snapshot.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -20,25 +17,14 @@ import duckdb
 from audit_pipeline.access.roles import ROLES, Role
 from audit_pipeline.access.tokens import digests_match, issue_token, token_digest
 from audit_pipeline.domain.events import MAX_ID_CHARS, MAX_TEXT_CHARS
-from audit_pipeline.storage import database
+from audit_pipeline.settings import Paths
+from audit_pipeline.storage import database, lake
 
 WRITE_WAIT_SECONDS = 30.0
-READ_WAIT_SECONDS = 5.0
 MAX_EMAIL_CHARS = 254
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    email         VARCHAR     PRIMARY KEY,
-    org_id        VARCHAR     NOT NULL,
-    role          VARCHAR     NOT NULL,
-    name          VARCHAR,
-    token_sha256  VARCHAR     NOT NULL,
-    created_at    TIMESTAMPTZ NOT NULL,
-    revoked_at    TIMESTAMPTZ
-)
-"""
 USER_COLUMNS = "email, org_id, role, name, token_sha256, created_at, revoked_at"
 
 
@@ -103,78 +89,73 @@ def _user(row: tuple[Any, ...]) -> User:
     return User(email, org_id, role, name, digest, created_at, revoked_at)
 
 
-@contextmanager
-def _writing(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    connection = database.connect_with_retry(path, read_only=False, wait_seconds=WRITE_WAIT_SECONDS)
-    try:
-        connection.execute(SCHEMA)
-        yield connection
-    finally:
-        connection.close()
-
-
 def _find(connection: duckdb.DuckDBPyConnection, email: str) -> User | None:
     row = connection.execute(f"SELECT {USER_COLUMNS} FROM users WHERE email = ?", [email]).fetchone()
     return _user(row) if row else None
 
 
-def add_user(path: Path, email: str, org_id: str, role: str, name: str | None = None) -> IssuedToken:
+def add_user(paths: Paths, email: str, org_id: str, role: str, name: str | None = None) -> IssuedToken:
     """Give EMAIL access to ORG's audit logs with ROLE; a revoked user gets a fresh token and new settings."""
     email = normalize_email(email)
     org_id = _checked_text("org", org_id, MAX_ID_CHARS)
     checked_role = _checked_role(role)
     display_name = _checked_text("name", name, MAX_TEXT_CHARS) if name is not None else None
     token = issue_token()
-    with _writing(path) as connection:
+
+    def write(connection: duckdb.DuckDBPyConnection) -> User | None:
         existing = _find(connection, email)
         if existing is not None and existing.active:
             raise AccessError(
                 f"{email} already has access (org {existing.org_id}, role {existing.role}); "
                 "revoke it first to issue a new token"
             )
+        connection.execute("DELETE FROM users WHERE email = ?", [email])
         connection.execute(
-            f"INSERT OR REPLACE INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, now(), NULL)",
+            f"INSERT INTO users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, now(), NULL)",
             [email, org_id, checked_role, display_name, token_digest(token)],
         )
-        user = _find(connection, email)
+        return _find(connection, email)
+
+    user = database.write_transaction(paths, write, wait_seconds=WRITE_WAIT_SECONDS, what="user change")
     assert user is not None
     return IssuedToken(user=user, token=token)
 
 
-def revoke_user(path: Path, email: str) -> User:
+def revoke_user(paths: Paths, email: str) -> User:
     """End EMAIL's access: the token and every session signed in with it stop working."""
     email = normalize_email(email)
-    if not path.exists():
-        raise AccessError(f"no user {email}")
-    with _writing(path) as connection:
+
+    def write(connection: duckdb.DuckDBPyConnection) -> User | None:
         existing = _find(connection, email)
         if existing is None:
             raise AccessError(f"no user {email}")
         if not existing.active:
             raise AccessError(f"{email} was already revoked at {existing.revoked_at:%Y-%m-%d %H:%M:%S} UTC")
         connection.execute("UPDATE users SET revoked_at = now() WHERE email = ?", [email])
-        user = _find(connection, email)
+        return _find(connection, email)
+
+    user = database.write_transaction(paths, write, wait_seconds=WRITE_WAIT_SECONDS, what="user change")
     assert user is not None
     return user
 
 
-def list_users(path: Path) -> list[User]:
+def list_users(paths: Paths) -> list[User]:
     """Every user, revoked ones included, by org then email."""
-    if not path.exists():
+    try:
+        with database.reader(paths) as connection:
+            rows = connection.execute(f"SELECT {USER_COLUMNS} FROM users ORDER BY org_id, email").fetchall()
+    except database.DatabaseMissingError:
         return []
-    with database.reader(path, wait_seconds=READ_WAIT_SECONDS) as connection:
-        rows = connection.execute(f"SELECT {USER_COLUMNS} FROM users ORDER BY org_id, email").fetchall()
     return [_user(row) for row in rows]
 
 
 class UserDirectory:
-    """The active users, re-read only when the access database file changes on disk."""
+    """The active users, re-read only when the lake has a new snapshot."""
 
-    def __init__(self, path: Path) -> None:
-        self._path = path
+    def __init__(self, paths: Paths) -> None:
+        self._paths = paths
         self._lock = threading.Lock()
-        self._signature: tuple[int, ...] | None = None
+        self._signature: int | None = None
         self._by_email: dict[str, User] = {}
         self._by_digest: dict[str, User] = {}
 
@@ -188,24 +169,21 @@ class UserDirectory:
     def active_user(self, email: str) -> User | None:
         return self._current()[0].get(email)
 
-    def _file_signature(self) -> tuple[int, ...]:
-        signature: list[int] = []
-        for candidate in (self._path, self._path.with_name(self._path.name + ".wal")):
-            try:
-                stat = candidate.stat()
-            except FileNotFoundError:
-                signature += [0, 0, 0]
-            else:
-                signature += [stat.st_ino, stat.st_size, stat.st_mtime_ns]
-        return tuple(signature)
+    def _snapshot(self) -> int | None:
+        try:
+            with database.reader(self._paths) as connection:
+                row = connection.execute(f"FROM ducklake_current_snapshot('{lake.ALIAS}')").fetchone()
+        except database.DatabaseMissingError:
+            return None
+        return int(row[0]) if row else None
 
     def _current(self) -> tuple[dict[str, User], dict[str, User]]:
         with self._lock:
             # Taken before reading: a write that lands during the read changes the file again and is seen
             # by the next request.
-            signature = self._file_signature()
-            if signature != self._signature:
-                active = [user for user in list_users(self._path) if user.active]
+            signature = self._snapshot()
+            if signature is None or signature != self._signature:
+                active = [user for user in list_users(self._paths) if user.active]
                 self._by_email = {user.email: user for user in active}
                 self._by_digest = {user.token_sha256: user for user in active}
                 self._signature = signature

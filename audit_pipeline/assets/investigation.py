@@ -36,16 +36,14 @@ def _metadata(report: DerivedReport) -> dict[str, dg.MetadataValue[Any]]:
 @dg.asset(group_name=INVESTIGATION, kinds={"duckdb"}, pool=DUCKDB_POOL, deps=["audit_events"])
 def audit_log(store: AuditStore) -> dg.MaterializeResult:  # type: ignore[type-arg]
     """The audit log as an investigator reads it: user, action, additional info, log type, date (a view)."""
-    with store.writer() as connection:
-        report = build_audit_log(connection)
+    report = store.write(build_audit_log)
     return dg.MaterializeResult(metadata=_metadata(report))
 
 
 @dg.asset(group_name=INVESTIGATION, kinds={"duckdb"}, pool=DUCKDB_POOL, deps=["audit_events"])
 def audit_summary(store: AuditStore) -> dg.MaterializeResult:  # type: ignore[type-arg]
     """Per org: the total and the counts by action, user, log type, outcome and day."""
-    with store.writer() as connection:
-        report = build_audit_summary(connection)
+    report = store.write(build_audit_summary)
     return dg.MaterializeResult(metadata=_metadata(report))
 
 
@@ -55,9 +53,8 @@ def audit_daily_rollup(store: AuditStore) -> dg.MaterializeResult:  # type: igno
 
     Also keeps the free-text index beside it (distinct details and infos per org, and their daily counts).
     """
-    with store.writer() as connection:
-        update = update_daily_rollup(connection)
-        index_rows = search_index_rows(connection)
+    update, index_rows = store.write(lambda connection: (update_daily_rollup(connection),
+                                                          search_index_rows(connection)))
     return dg.MaterializeResult(metadata={
         **{f"{table}_rows": dg.MetadataValue.int(rows) for table, rows in index_rows.items()},
         **_metadata(update.report),
@@ -71,16 +68,14 @@ def audit_daily_rollup(store: AuditStore) -> dg.MaterializeResult:  # type: igno
 @dg.asset(group_name=INVESTIGATION, kinds={"duckdb"}, pool=DUCKDB_POOL, deps=["audit_events"])
 def login_activity(store: AuditStore) -> dg.MaterializeResult:  # type: ignore[type-arg]
     """Logins, failed logins, MFA and source IPs per org, user and day."""
-    with store.writer() as connection:
-        report = build_login_activity(connection)
+    report = store.write(build_login_activity)
     return dg.MaterializeResult(metadata=_metadata(report))
 
 
 @dg.asset(group_name=INVESTIGATION, kinds={"duckdb"}, pool=DUCKDB_POOL, deps=["audit_events"])
 def scan_activity(store: AuditStore) -> dg.MaterializeResult:  # type: ignore[type-arg]
     """Each scan from trigger to completion or failure, with its duration; plus scans per org and day."""
-    with store.writer() as connection:
-        report = build_scan_activity(connection)
+    report = store.write(build_scan_activity)
     return dg.MaterializeResult(metadata=_metadata(report))
 
 
@@ -96,9 +91,8 @@ def scan_activity(store: AuditStore) -> dg.MaterializeResult:  # type: ignore[ty
 )
 def suspicious_activity(store: AuditStore) -> dg.MaterializeResult:  # type: ignore[type-arg]
     """Findings of the suspicious-activity rules (failed-login bursts, new IPs, admin grants...)."""
-    with store.writer() as connection:
-        report = build_suspicious_activity(connection)
-        serious = serious_findings(connection)
+    report, serious = store.write(lambda connection: (build_suspicious_activity(connection),
+                                                       serious_findings(connection)))
     return dg.MaterializeResult(
         metadata=_metadata(report),
         check_results=[dg.AssetCheckResult(

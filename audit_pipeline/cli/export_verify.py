@@ -67,7 +67,7 @@ def handle_verify(args: argparse.Namespace) -> int:
     if since is not None and until is not None and until <= since:
         raise CliError(f"--until {args.until} must be later than --since {args.since}")
     ring = _key_ring()
-    with database.writer(paths.database, wait_seconds=DATABASE_WAIT_SECONDS) as connection:
+    with database.writer(paths, wait_seconds=DATABASE_WAIT_SECONDS) as connection:
         head = delivered_digest(connection, config.config_id)
     try:
         result = verify_history(S3BucketReader(config), prefix=config.prefix, org_id=config.org_id,

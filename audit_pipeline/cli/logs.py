@@ -1,6 +1,6 @@
 """`audit-pipeline logs`: list, filter and search audit events, or count them per facet.
 
-Reads only the readers' snapshot, through the same query layer as the web page, so both show the same
+Reads the lake's newest snapshot read-only, through the same query layer as the web page, so both show the same
 numbers. Without a period or --since/--until every stored event is in scope (the CLI is for scripting).
 """
 
@@ -154,11 +154,8 @@ def _integer(name: str, text: str) -> int:
 
 @contextmanager
 def _snapshot() -> Iterator[duckdb.DuckDBPyConnection]:
-    path = paths_from_env().reader_database
-    if not path.exists():
-        raise CliError(NO_EVENTS_YET)
     try:
-        with reader(path) as conn:
+        with reader(paths_from_env()) as conn:
             yield conn
     except DatabaseMissingError:
         raise CliError(NO_EVENTS_YET) from None

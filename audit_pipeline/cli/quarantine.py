@@ -36,7 +36,7 @@ def register(commands: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     try:
-        with reader(paths_from_env().reader_database) as connection:
+        with reader(paths_from_env()) as connection:
             counts = quarantine.reason_counts(connection)
             records = quarantine.recent(connection, reason_code=args.reason, limit=args.limit)
     except DatabaseMissingError:

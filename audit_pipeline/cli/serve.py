@@ -34,7 +34,7 @@ def handle(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         raise CliError(f"--port must be from 1 to 65535, got {args.port}")
     paths = paths_from_env().ensure()
-    if not any(user.active for user in list_users(paths.access_database)):
+    if not any(user.active for user in list_users(paths)):
         progress("no users yet: add one with `audit-pipeline users add EMAIL --org ORG --role read_write`")
     progress(f"Audit Logs on http://{args.host}:{args.port}/audit-logs (home {paths.home})")
     try:

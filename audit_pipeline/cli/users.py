@@ -47,8 +47,8 @@ def _when(value: datetime | None) -> str:
 
 def handle_add(args: argparse.Namespace) -> int:
     try:
-        access_database = paths_from_env().ensure().access_database
-        issued = add_user(access_database, args.email, args.org, args.role, args.name)
+        paths = paths_from_env().ensure()
+        issued = add_user(paths, args.email, args.org, args.role, args.name)
     except AccessError as error:
         raise CliError(str(error)) from error
     if args.format == "json":
@@ -61,7 +61,7 @@ def handle_add(args: argparse.Namespace) -> int:
 
 
 def handle_list(args: argparse.Namespace) -> int:
-    users = list_users(paths_from_env().access_database)
+    users = list_users(paths_from_env())
     if args.format == "json":
         print_json([user.public_fields() for user in users])
         return 0
@@ -81,7 +81,7 @@ def handle_list(args: argparse.Namespace) -> int:
 
 def handle_revoke(args: argparse.Namespace) -> int:
     try:
-        user = revoke_user(paths_from_env().ensure().access_database, args.email)
+        user = revoke_user(paths_from_env().ensure(), args.email)
     except AccessError as error:
         raise CliError(str(error)) from error
     if args.format == "json":

@@ -39,7 +39,8 @@ def tables_exist(connection: duckdb.DuckDBPyConnection, tables: Sequence[str]) -
     placeholders = ", ".join("?" for _ in tables)
     return scalar(
         connection,
-        f"SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name IN ({placeholders})",
+        f"SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' "
+        f"AND table_name IN ({placeholders})",
         tables,
     ) == len(set(tables))
 

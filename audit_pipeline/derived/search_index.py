@@ -10,8 +10,7 @@ fewer than the events: one info stands for every login with the same details) an
 that hold one of them, instead of reading every event. `audit_search_detail_rollup` holds the same counts
 without the info, a fraction of the rows, for searches whose words no info holds (an IP, a role).
 
-The dictionaries' texts are stored uncompressed: a substring scan over them is what a search waits for, and
-decompressing FSST strings doubled it. The infos, a million per large org, are also indexed so that most
+The infos, a million per large org, are also indexed so that most
 words need few or none of their texts read: `audit_search_info_trigrams` counts each org's trigrams and
 `audit_search_info_postings` lists the infos holding each rare one (`audit_pipeline.derived.trigram_postings`),
 and each info carries its trigram signature (`audit_pipeline.derived.trigram_signature`). All tables are
@@ -87,7 +86,7 @@ def rebuild_search_index(connection: duckdb.DuckDBPyConnection, counted: str, ke
                 {dictionary.id_column} INTEGER NOT NULL,
                 org_id VARCHAR NOT NULL,
                 {' '.join(signatures)}
-                text VARCHAR NOT NULL USING COMPRESSION uncompressed
+                text VARCHAR NOT NULL
             )
         """)
         _add_texts(connection, counted, dictionary)

@@ -19,47 +19,6 @@ from audit_pipeline.storage.high_water import newest_ingest_seq
 PLANNED = "planned"
 DELIVERED = "delivered"
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS export_deliveries (
-    config_id          VARCHAR     NOT NULL,
-    config_name        VARCHAR     NOT NULL,
-    export_number      BIGINT      NOT NULL,
-    org_id             VARCHAR     NOT NULL,
-    from_seq           BIGINT      NOT NULL,
-    to_seq             BIGINT      NOT NULL,
-    previous_cutoff_at TIMESTAMPTZ,
-    cutoff_at          TIMESTAMPTZ NOT NULL,
-    events             BIGINT      NOT NULL,
-    gzip               BOOLEAN     NOT NULL,
-    status             VARCHAR     NOT NULL,
-    planned_run_id     VARCHAR,
-    delivered_run_id   VARCHAR,
-    delivered_at       TIMESTAMPTZ,
-    PRIMARY KEY (config_id, export_number)
-);
-CREATE TABLE IF NOT EXISTS export_parts (
-    config_id     VARCHAR NOT NULL,
-    export_number BIGINT  NOT NULL,
-    part_number   INTEGER NOT NULL,
-    from_seq      BIGINT  NOT NULL,
-    to_seq        BIGINT  NOT NULL,
-    events        BIGINT  NOT NULL,
-    object_key    VARCHAR NOT NULL,
-    bytes         BIGINT,
-    sha256        VARCHAR,
-    PRIMARY KEY (config_id, export_number, part_number)
-);
-CREATE TABLE IF NOT EXISTS export_digests (
-    config_id      VARCHAR NOT NULL,
-    export_number  BIGINT  NOT NULL,
-    digest_key     VARCHAR NOT NULL,
-    bytes          BIGINT  NOT NULL,
-    sha256         VARCHAR NOT NULL,
-    signing_key_id VARCHAR NOT NULL,
-    document       BLOB    NOT NULL,
-    PRIMARY KEY (config_id, export_number)
-);
-"""
 
 # A cheap upper-bound estimate of one event's JSON line: its variable text plus the fixed keys and timestamps.
 FIXED_LINE_BYTES = 300
@@ -115,10 +74,6 @@ class PlannedExport:
     resumed: bool = field(default=False, compare=False)
 
 
-def ensure_schema(connection: duckdb.DuckDBPyConnection) -> None:
-    connection.execute(SCHEMA)
-
-
 def _utc(moment: datetime | None) -> datetime | None:
     return moment.astimezone(UTC) if moment is not None else None
 
@@ -153,7 +108,6 @@ def plan_or_resume(
     now: datetime | None = None,
 ) -> PlannedExport:
     """The config's undelivered export unchanged if there is one, else a new one up to the newest event."""
-    ensure_schema(connection)
     connection.execute("BEGIN")
     try:
         pending = connection.execute(
@@ -274,7 +228,6 @@ def mark_delivered(
 
 
 def delivery_history(connection: duckdb.DuckDBPyConnection, config_id: str) -> list[PlannedExport]:
-    ensure_schema(connection)
     numbers = connection.execute(
         "SELECT export_number FROM export_deliveries WHERE config_id = ? ORDER BY export_number", [config_id]
     ).fetchall()

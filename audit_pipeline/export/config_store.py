@@ -1,18 +1,14 @@
-"""Export configurations, kept in their own small DuckDB file beside the events database.
+"""Export configurations, in the lake's `export_configs` table.
 
-A separate file keeps Dagster's definitions load (which lists the configs to build one schedule each) away
-from the writers' lock on the events database. Connections are short and retried while another process
-holds the file.
+Dagster's definitions load lists them (one schedule each) through a read-only cursor, which never waits for a
+writer; changes are short transactions, run again when they meet another writer.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import fields, replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 import duckdb
 
@@ -26,49 +22,15 @@ from audit_pipeline.export.config import (
     validate_settings,
 )
 from audit_pipeline.settings import Paths
-from audit_pipeline.storage.database import connect_with_retry
+from audit_pipeline.storage import database
 
-CONTROL_DATABASE_NAME = "control.duckdb"
 WAIT_SECONDS = 60.0
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS export_configs (
-    config_id       VARCHAR     PRIMARY KEY,
-    name            VARCHAR     NOT NULL UNIQUE,
-    org_id          VARCHAR     NOT NULL,
-    bucket          VARCHAR     NOT NULL,
-    region          VARCHAR     NOT NULL,
-    prefix          VARCHAR     NOT NULL,
-    frequency_hours INTEGER     NOT NULL,
-    role_arn        VARCHAR     NOT NULL,
-    external_id     VARCHAR     NOT NULL UNIQUE,
-    gzip            BOOLEAN     NOT NULL,
-    enabled         BOOLEAN     NOT NULL,
-    created_at      TIMESTAMPTZ NOT NULL,
-    first_export_at TIMESTAMPTZ NOT NULL,
-    updated_at      TIMESTAMPTZ NOT NULL
-)
-"""
 COLUMNS = ", ".join(f.name for f in fields(ExportConfig))
 
 
 class ExportNotFoundError(LookupError):
     """No export configuration has that name."""
-
-
-def control_database(paths: Paths) -> Path:
-    return paths.home / CONTROL_DATABASE_NAME
-
-
-@contextmanager
-def _connect(path: Path, *, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = connect_with_retry(path, read_only=read_only, wait_seconds=WAIT_SECONDS)
-    try:
-        if not read_only:
-            connection.execute(SCHEMA)
-        yield connection
-    finally:
-        connection.close()
 
 
 def _to_config(row: tuple[object, ...]) -> ExportConfig:
@@ -80,16 +42,11 @@ def _to_config(row: tuple[object, ...]) -> ExportConfig:
 
 def list_configs(paths: Paths) -> list[ExportConfig]:
     """Every configuration, by name; none when nothing was ever configured."""
-    path = control_database(paths)
-    if not path.exists():
+    try:
+        with database.reader(paths) as connection:
+            rows = connection.execute(f"SELECT {COLUMNS} FROM export_configs ORDER BY name").fetchall()
+    except database.DatabaseMissingError:
         return []
-    with _connect(path, read_only=True) as connection:
-        exists = connection.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'export_configs'"
-        ).fetchone()
-        if not exists or not exists[0]:
-            return []
-        rows = connection.execute(f"SELECT {COLUMNS} FROM export_configs ORDER BY name").fetchall()
     return [_to_config(row) for row in rows]
 
 
@@ -119,15 +76,14 @@ def save_config(
     """
     settings = validate_settings(settings)
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    with _connect(control_database(paths), read_only=False) as connection:
-        connection.execute("BEGIN")
+
+    def write(connection: duckdb.DuckDBPyConnection) -> tuple[ExportConfig, bool]:
         row = connection.execute(
             f"SELECT {COLUMNS} FROM export_configs WHERE name = ?", [settings.name]
         ).fetchone()
         existing = _to_config(row) if row else None
         if existing is not None:
             if existing.org_id != settings.org_id:
-                connection.execute("ROLLBACK")
                 raise ExportConfigError(
                     f"export {settings.name!r} exports org {existing.org_id!r}; an export cannot move to "
                     "another org: remove it or choose another name"
@@ -152,8 +108,9 @@ def save_config(
                 f"INSERT INTO export_configs ({COLUMNS}, updated_at) VALUES ({', '.join('?' * 14)})",
                 [*(getattr(config, f.name) for f in fields(ExportConfig)), now],
             )
-        connection.execute("COMMIT")
-    return config, existing is None
+        return config, existing is None
+
+    return database.write_transaction(paths, write, wait_seconds=WAIT_SECONDS, what="export configuration")
 
 
 def _unused_external_id(connection: duckdb.DuckDBPyConnection) -> str:
@@ -168,16 +125,16 @@ def _unused_external_id(connection: duckdb.DuckDBPyConnection) -> str:
 
 def set_enabled(paths: Paths, name: str, enabled: bool) -> ExportConfig:
     get_config(paths, validate_name(name))
-    with _connect(control_database(paths), read_only=False) as connection:
-        connection.execute(
-            "UPDATE export_configs SET enabled = ?, updated_at = now() WHERE name = ?", [enabled, name]
-        )
+    database.write_transaction(paths, lambda connection: connection.execute(
+        "UPDATE export_configs SET enabled = ?, updated_at = now() WHERE name = ?", [enabled, name]
+    ), wait_seconds=WAIT_SECONDS, what="export configuration")
     return get_config(paths, name)
 
 
 def remove_config(paths: Paths, name: str) -> ExportConfig:
-    """Delete the configuration; its delivery history stays in the events database."""
+    """Delete the configuration; its delivery history stays in the lake."""
     config = get_config(paths, validate_name(name))
-    with _connect(control_database(paths), read_only=False) as connection:
-        connection.execute("DELETE FROM export_configs WHERE config_id = ?", [config.config_id])
+    database.write_transaction(paths, lambda connection: connection.execute(
+        "DELETE FROM export_configs WHERE config_id = ?", [config.config_id]
+    ), wait_seconds=WAIT_SECONDS, what="export configuration")
     return config

@@ -12,18 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from audit_pipeline.export.config import new_external_id, validate_org_id
-from audit_pipeline.export.config_store import _connect, control_database
-from audit_pipeline.settings import Paths
+import duckdb
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS export_connectors (
-    external_id VARCHAR     PRIMARY KEY,
-    org_id      VARCHAR     NOT NULL,
-    enabled_by  VARCHAR     NOT NULL,
-    enabled_at  TIMESTAMPTZ NOT NULL
-)
-"""
+from audit_pipeline.export.config import new_external_id, validate_org_id
+from audit_pipeline.settings import Paths
+from audit_pipeline.storage import database
+
 # A connector is pending while no configuration holds its external id.
 PENDING_SQL = """
 SELECT external_id, org_id, enabled_by, enabled_at FROM export_connectors c
@@ -48,17 +42,11 @@ def _connector(row: tuple[object, ...]) -> Connector:
 
 def pending_connector(paths: Paths, org_id: str) -> Connector | None:
     """The org's enabled connector whose external id no configuration uses yet, if any."""
-    path = control_database(paths)
-    if not path.exists():
+    try:
+        with database.reader(paths) as connection:
+            row = connection.execute(PENDING_SQL, [org_id]).fetchone()
+    except database.DatabaseMissingError:
         return None
-    with _connect(path, read_only=True) as connection:
-        tables = connection.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name IN "
-            "('export_connectors', 'export_configs')"
-        ).fetchone()
-        if not tables or tables[0] < 2:
-            return None
-        row = connection.execute(PENDING_SQL, [org_id]).fetchone()
     return _connector(row) if row else None
 
 
@@ -67,12 +55,10 @@ def enable_connector(paths: Paths, org_id: str, enabled_by: str, now: datetime |
     """The org's pending connector, generating its external id when there is none; and whether it is new."""
     org_id = validate_org_id(org_id)
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    with _connect(control_database(paths), read_only=False) as connection:
-        connection.execute(SCHEMA)
-        connection.execute("BEGIN")
+
+    def write(connection: duckdb.DuckDBPyConnection) -> tuple[Connector, bool]:
         row = connection.execute(PENDING_SQL, [org_id]).fetchone()
         if row:
-            connection.execute("COMMIT")
             return _connector(row), False
         while True:
             candidate = new_external_id()
@@ -82,6 +68,10 @@ def enable_connector(paths: Paths, org_id: str, enabled_by: str, now: datetime |
             ).fetchone()
             if not taken or not taken[0]:
                 break
-        connection.execute("INSERT INTO export_connectors VALUES (?, ?, ?, ?)", [candidate, org_id, enabled_by, now])
-        connection.execute("COMMIT")
-    return Connector(candidate, org_id, enabled_by, now), True
+        connection.execute(
+            "INSERT INTO export_connectors (external_id, org_id, enabled_by, enabled_at) VALUES (?, ?, ?, ?)",
+            [candidate, org_id, enabled_by, now],
+        )
+        return Connector(candidate, org_id, enabled_by, now), True
+
+    return database.write_transaction(paths, write, what="connector")

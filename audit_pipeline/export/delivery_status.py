@@ -33,15 +33,13 @@ def last_deliveries(
     paths: Paths, config_ids: Sequence[str], *, wait_seconds: float = WAIT_SECONDS
 ) -> dict[str, LastDelivery]:
     """By config id; configs never delivered are absent. Raises DatabaseBusyError if a writer stays."""
-    if not config_ids or not paths.database.exists():
+    if not config_ids:
         return {}
-    with database.reader(paths.database, wait_seconds=wait_seconds) as connection:
-        found = connection.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'export_deliveries'"
-        ).fetchone()
-        if not found or not found[0]:
-            return {}
-        rows = connection.execute(LAST_DELIVERED_SQL, [DELIVERED, list(config_ids)]).fetchall()
+    try:
+        with database.reader(paths) as connection:
+            rows = connection.execute(LAST_DELIVERED_SQL, [DELIVERED, list(config_ids)]).fetchall()
+    except database.DatabaseMissingError:
+        return {}
     return {
         row[0]: LastDelivery(
             export_number=int(row[3]),
@@ -88,22 +86,29 @@ def delivered_exports(
     paths: Paths, config_id: str, org_id: str, *, run_id: str | None, wait_seconds: float = WAIT_SECONDS
 ) -> tuple[DeliveredExport | None, DeliveredExport | None]:
     """The export that run delivered (the newest delivered one if it delivered none) and the one before."""
-    if not paths.database.exists():
+    try:
+        with database.reader(paths) as connection:
+            return _delivered_exports(connection, config_id, org_id, run_id)
+    except database.DatabaseMissingError:
         return None, None
-    with database.reader(paths.database, wait_seconds=wait_seconds) as connection:
-        row = connection.execute(
-            f"SELECT {EXPORT_COLUMNS} FROM export_deliveries WHERE config_id = ? AND status = ? "
-            "ORDER BY delivered_run_id IS NOT DISTINCT FROM ? DESC, export_number DESC LIMIT 1",
-            [config_id, DELIVERED, run_id],
-        ).fetchone()
-        if row is None:
-            return None, None
-        previous = connection.execute(
-            f"SELECT {EXPORT_COLUMNS} FROM export_deliveries WHERE config_id = ? AND export_number = ?",
-            [config_id, int(row[0]) - 1],
-        ).fetchone()
-        return (_export(connection, config_id, org_id, row),
-                _export(connection, config_id, org_id, previous) if previous else None)
+
+
+def _delivered_exports(
+    connection: Any, config_id: str, org_id: str, run_id: str | None
+) -> tuple[DeliveredExport | None, DeliveredExport | None]:
+    row = connection.execute(
+        f"SELECT {EXPORT_COLUMNS} FROM export_deliveries WHERE config_id = ? AND status = ? "
+        "ORDER BY delivered_run_id IS NOT DISTINCT FROM ? DESC, export_number DESC LIMIT 1",
+        [config_id, DELIVERED, run_id],
+    ).fetchone()
+    if row is None:
+        return None, None
+    previous = connection.execute(
+        f"SELECT {EXPORT_COLUMNS} FROM export_deliveries WHERE config_id = ? AND export_number = ?",
+        [config_id, int(row[0]) - 1],
+    ).fetchone()
+    return (_export(connection, config_id, org_id, row),
+            _export(connection, config_id, org_id, previous) if previous else None)
 
 
 def _export(connection: Any, config_id: str, org_id: str, row: tuple[Any, ...]) -> DeliveredExport:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from audit_pipeline.domain.events import SYSTEM_LOG_TYPE
-from audit_pipeline.export.bookkeeping import DELIVERED, PlannedExport, ensure_schema
+from audit_pipeline.export.bookkeeping import DELIVERED, PlannedExport
 from audit_pipeline.export.digest import (
     DigestFile,
     DigestLink,
@@ -79,7 +79,6 @@ def delivered_digest(
     connection: duckdb.DuckDBPyConnection, config_id: str, export_number: int | None = None
 ) -> DigestLink | None:
     """The digest of a delivered export of the config: the one numbered, or the newest (the chain head)."""
-    ensure_schema(connection)
     row = connection.execute(
         "SELECT g.digest_key, g.sha256 FROM export_digests g JOIN export_deliveries d "
         "USING (config_id, export_number) WHERE g.config_id = ? AND d.status = ? "
@@ -117,8 +116,11 @@ def prepare_digest(
         body = signed_bytes(unsigned, ring.sign(canonical_bytes(unsigned)))
     document, _ = parse(body)
     sha256 = hashlib.sha256(body).hexdigest()
+    connection.execute("DELETE FROM export_digests WHERE config_id = ? AND export_number = ?",
+                       [plan.config_id, plan.export_number])
     connection.execute(
-        "INSERT OR REPLACE INTO export_digests VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO export_digests (config_id, export_number, digest_key, bytes, sha256, signing_key_id, "
+        "document) VALUES (?, ?, ?, ?, ?, ?, ?)",
         [plan.config_id, plan.export_number, key, len(body), sha256, document["signing_key_id"], body],
     )
     target = parts[0].path.parent / key.rsplit("/", 1)[-1]

@@ -111,7 +111,7 @@ def write_replay_files(
     """The range's events as part files in `staging`, with each file's event count."""
     copy_options = "(FORMAT json, COMPRESSION gzip)" if config.gzip else "(FORMAT json)"
     written = []
-    with database.reader(paths.reader_database, wait_seconds=READ_WAIT_SECONDS) as connection:
+    with database.reader(paths) as connection:
         connection.execute(RANGE_SQL, {"part_bytes": part_bytes, "org_id": config.org_id,
                                        "since": request.since, "until": request.until})
         parts = connection.execute(

@@ -1,7 +1,7 @@
 """One export of a config, end to end: plan (or resume), write the files, upload, record the delivery.
 
-The writers' database is held only to plan and write the files, and again to record the delivery, never
-while uploading. A failure before the delivery is recorded leaves the plan in place, and the next run
+The lake is written only to plan and write the files, and again to record the delivery, never while
+uploading. A failure before the delivery is recorded leaves the plan in place, and the next run
 writes exactly the same events to exactly the same keys.
 """
 
@@ -124,13 +124,22 @@ def run_export(
     """Deliver the config's pending export, or plan and deliver a new one. Raises on any failure."""
     validate_part_bytes(part_bytes)
     with export_lock(paths.locks, config.name):
-        with database.writer(paths.database, wait_seconds=DATABASE_WAIT_SECONDS) as connection:
-            plan = plan_or_resume(connection, config, part_bytes=part_bytes, run_id=run_id, now=now)
-            parts = write_parts(connection, plan, paths.export_staging)
-            digest = prepare_digest(connection, paths, config.prefix, plan, parts)
+
+        def prepare() -> tuple[PlannedExport, list[WrittenPart], PreparedDigest]:
+            with database.writer(paths, wait_seconds=DATABASE_WAIT_SECONDS) as connection:
+                plan = plan_or_resume(connection, config, part_bytes=part_bytes, run_id=run_id, now=now)
+                parts = write_parts(connection, plan, paths.export_staging)
+                return plan, parts, prepare_digest(connection, paths, config.prefix, plan, parts)
+
+        def record(plan: PlannedExport, delivered: list[DeliveredObject]) -> None:
+            with database.writer(paths, wait_seconds=DATABASE_WAIT_SECONDS) as connection:
+                mark_delivered(connection, plan, delivered, run_id)
+
+        # A commit that meets another writer changed nothing: planning again resumes the same plan.
+        plan, parts, digest = database.retrying(prepare, wait_seconds=DATABASE_WAIT_SECONDS, what="export plan")
         delivered = _upload(destination, plan, parts)
         deliver_digest(destination, plan, digest)
-        with database.writer(paths.database, wait_seconds=DATABASE_WAIT_SECONDS) as connection:
-            mark_delivered(connection, plan, delivered, run_id)
+        database.retrying(lambda: record(plan, delivered), wait_seconds=DATABASE_WAIT_SECONDS,
+                          what="export delivery record")
         remove_staging(paths.export_staging, plan)
     return ExportResult(config, plan, tuple(delivered), digest)

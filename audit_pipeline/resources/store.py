@@ -1,16 +1,19 @@
-"""The home folder and its DuckDB files, as a Dagster resource."""
+"""The home folder and the lake it names, as a Dagster resource."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import dagster as dg
 import duckdb
 
 from audit_pipeline.settings import Paths, home_from_env
 from audit_pipeline.storage import database
+
+T = TypeVar("T")
 
 
 class AuditStore(dg.ConfigurableResource):
@@ -23,10 +26,20 @@ class AuditStore(dg.ConfigurableResource):
 
     @contextmanager
     def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with database.writer(self.paths().database) as connection:
+        with database.writer(self.paths()) as connection:
             yield connection
+
+    def write(self, body: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """Run `body` on a writer's cursor, again from its start whenever it meets another writer's commit."""
+        paths = self.paths()
+
+        def attempt() -> T:
+            with database.writer(paths) as connection:
+                return body(connection)
+
+        return database.retrying(attempt, what="write")
 
     @contextmanager
     def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with database.reader(self.paths().reader_database) as connection:
+        with database.reader(self.paths()) as connection:
             yield connection

@@ -1,99 +1,146 @@
-"""Opening the DuckDB files: the schema, lock-aware retries, and the readers' snapshot.
+"""Connections to the lake for writers and readers, and retries for writers that meet each other.
 
-DuckDB lets one process hold a file for writing and then refuses every other process, readers included.
-Writers therefore open the database briefly and retry while another writer holds it; readers never open
-the writers' file at all but a snapshot that each write job publishes (`publish_reader_snapshot`).
+Writers in several processes (ingestion, exports, the CLI's config and user commands) work at once and meet
+only at commit: the SQLite catalog answers a commit that overlaps another with `database is locked`, DuckLake
+answers conflicting changes with a conflict error. Both leave the lake as it was, so the transaction is run
+again from its start (`retrying`). Readers attach the lake read-only and read the newest committed snapshot:
+they never wait for a writer and a writer never waits for them.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
+import contextlib
+import random
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
-from audit_pipeline.storage.schema import migrate
+from audit_pipeline.settings import Paths
+from audit_pipeline.storage import lake
+from audit_pipeline.storage.lake import LakeLocation, LakeMissingError
+from audit_pipeline.storage.schema import LATEST_VERSION, applied_versions, migrate
 
-LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")
+RETRYABLE_MARKERS = ("database is locked", "Conflict", "conflict", "could not serialize", "Could not set lock",
+                     "deadlock detected")
 DEFAULT_WAIT_SECONDS = 120.0
+T = TypeVar("T")
 
 
 class DatabaseBusyError(RuntimeError):
-    """Another process kept the database for longer than we were willing to wait."""
+    """Other writers kept conflicting with this one for longer than we were willing to retry."""
 
 
-class DatabaseMissingError(RuntimeError):
-    """The reader snapshot does not exist yet: nothing has been ingested."""
+class DatabaseMissingError(LakeMissingError):
+    """Nothing has been written to the lake yet."""
 
 
-def _is_lock_error(error: duckdb.Error) -> bool:
-    return any(marker in str(error) for marker in LOCK_MARKERS)
+def is_retryable(error: BaseException) -> bool:
+    return isinstance(error, duckdb.Error) and any(marker in str(error) for marker in RETRYABLE_MARKERS)
 
 
-def connect_with_retry(path: Path, *, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:
-    """Open a DuckDB file in UTC, waiting (with backoff) while another process holds its lock."""
+def retrying(attempt: Callable[[], T], *, wait_seconds: float = DEFAULT_WAIT_SECONDS, what: str = "write") -> T:
+    """Run `attempt` until it does not fail on a concurrent writer, backing off between tries."""
     deadline = time.monotonic() + wait_seconds
     delay = 0.02
     while True:
         try:
-            connection = duckdb.connect(str(path), read_only=read_only)
-            connection.execute("SET TimeZone = 'UTC'")
-            # DuckDB draws a progress bar on stdout during long statements, which would corrupt --format json.
-            connection.execute("SET enable_progress_bar = false")
-            return connection
-        except duckdb.IOException as error:
-            if not _is_lock_error(error) or time.monotonic() >= deadline:
-                if _is_lock_error(error):
-                    raise DatabaseBusyError(
-                        f"{path} stayed locked by another process for {wait_seconds:.0f}s"
-                    ) from error
+            return attempt()
+        except duckdb.Error as error:
+            if not is_retryable(error):
                 raise
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
+            if time.monotonic() >= deadline:
+                raise DatabaseBusyError(
+                    f"the {what} kept conflicting with other writers for {wait_seconds:.0f}s: {error}"
+                ) from error
+        time.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not security
+        delay = min(delay * 2, 1.0)
 
 
-@contextmanager
-def writer(path: Path, *, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-write connection to an up-to-date schema, held only for the `with` block."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    connection = connect_with_retry(path, read_only=False, wait_seconds=wait_seconds)
-    try:
-        migrate(connection)
-        yield connection
-    finally:
-        connection.close()
+_migrated: set[LakeLocation] = set()
 
 
-@contextmanager
-def reader(path: Path, *, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection; waits out a writer instead of failing."""
-    if not path.exists():
-        raise DatabaseMissingError(f"{path} does not exist yet: ingest some events first")
-    connection = connect_with_retry(path, read_only=True, wait_seconds=wait_seconds)
-    try:
-        yield connection
-    finally:
-        connection.close()
+def _ensure_schema(location: LakeLocation, wait_seconds: float) -> None:
+    if location in _migrated:
+        return
+
+    def attempt() -> None:
+        connection = lake.cursor(location, read_only=False)
+        try:
+            migrate(connection)
+        finally:
+            connection.close()
+
+    retrying(attempt, wait_seconds=wait_seconds, what="schema migration")
+    _migrated.add(location)
 
 
-def publish_reader_snapshot(connection: duckdb.DuckDBPyConnection, source: Path, target: Path) -> int:
-    """Copy the writers' file to the readers' path atomically; returns the bytes copied.
+def open_writer(paths: Paths, *, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> duckdb.DuckDBPyConnection:
+    """A read-write cursor on the lake, its schema up to date; the caller closes it."""
+    location = paths.lake
+    _ensure_schema(location, wait_seconds)
+    return lake.cursor(location, read_only=False)
 
-    Runs while the caller still holds `source` open for writing, so no other writer changes it mid-copy.
-    A reader that has the previous snapshot open keeps reading that one (the rename swaps the directory
-    entry, not the open file), so readers never see a half-written file and never meet a lock.
+
+def open_reader(paths: Paths) -> duckdb.DuckDBPyConnection:
+    """A read-only cursor on the lake's newest snapshot; the caller closes it.
+
+    Raises DatabaseMissingError while nothing was ever written.
     """
-    connection.execute("CHECKPOINT")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    location = paths.lake
     try:
-        shutil.copyfile(source, staging)
-        os.replace(staging, target)
+        connection = lake.cursor(location, read_only=True)
+    except LakeMissingError as error:
+        raise DatabaseMissingError(str(error)) from None
+    if LATEST_VERSION not in applied_versions(connection) and location not in _migrated:
+        connection.close()
+        raise DatabaseMissingError(f"the lake ({location.describe()}) holds no tables yet: ingest some events first")
+    return connection
+
+
+@contextmanager
+def writer(paths: Paths, *, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write cursor on the lake for the `with` block."""
+    connection = open_writer(paths, wait_seconds=wait_seconds)
+    try:
+        yield connection
     finally:
-        staging.unlink(missing_ok=True)
-    return target.stat().st_size
+        connection.close()
+
+
+@contextmanager
+def reader(paths: Paths) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only cursor on the lake's newest snapshot for the `with` block."""
+    connection = open_reader(paths)
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def write_transaction(
+    paths: Paths, body: Callable[[duckdb.DuckDBPyConnection], T], *, wait_seconds: float = DEFAULT_WAIT_SECONDS,
+    what: str = "write",
+) -> T:
+    """Run `body` in one transaction, from its start again whenever it meets another writer."""
+
+    def attempt() -> T:
+        with writer(paths, wait_seconds=wait_seconds) as connection:
+            connection.execute("BEGIN")
+            try:
+                result = body(connection)
+                connection.execute("COMMIT")
+            except BaseException:
+                rollback(connection)
+                raise
+            return result
+
+    return retrying(attempt, wait_seconds=wait_seconds, what=what)
+
+
+def rollback(connection: duckdb.DuckDBPyConnection) -> None:
+    """End the open transaction; a failed COMMIT has already ended it."""
+    with contextlib.suppress(duckdb.Error):
+        connection.execute("ROLLBACK")

@@ -26,7 +26,9 @@ import duckdb
 import pyarrow as pa
 
 from audit_pipeline.hashing import file_sha256
+from audit_pipeline.storage.database import retrying, rollback
 from audit_pipeline.storage.landing_files import RAW_LINES_SCHEMA, LandingFile, is_landing_file, read_ahead
+from audit_pipeline.storage.schema import EVENT_COLUMNS, QUARANTINE_COLUMNS
 from audit_pipeline.storage.validation import staged_records_sql
 
 GROUP_RECORDS = 500_000
@@ -123,13 +125,14 @@ def ingest_files(
             group.store_if_full()
         group.store()
     except BaseException:
-        group.rollback()
+        group.discard()
         raise
-    connection.execute(
-        "INSERT INTO ingest_batches VALUES (?, ?, now(), ?, ?, ?, ?, ?, ?, ?)",
+    retrying(lambda: connection.execute(
+        "INSERT INTO ingest_batches (batch_id, started_at, finished_at, files, files_skipped, ingested, "
+        "duplicates, quarantined, first_seq, last_seq) VALUES (?, ?, now(), ?, ?, ?, ?, ?, ?, ?)",
         [batch_id, started, total.files, total.files_skipped, total.ingested, total.duplicates,
          total.quarantined, total.first_seq, total.last_seq],
-    )
+    ), what="ingestion record")
     return total
 
 
@@ -159,13 +162,25 @@ class _PendingFile:
     counts: IngestCounts = field(default_factory=IngestCounts)
 
 
+@dataclass(frozen=True)
+class _FileProblem:
+    """Something wrong with a file as a whole (not one of its lines), quarantined with the group."""
+
+    file: _PendingFile
+    code: str
+    reason: str
+    line_number: int
+    raw: bytes
+
+
 class _CommitGroup:
     """Files stored and committed together once they hold about `GROUP_RECORDS` records.
 
-    Each chunk of lines is validated as it arrives, into one table for the whole group; the duplicate check,
-    the insert into `events` and the quarantine then run once per group, so DuckDB writes whole row groups in
-    one statement. The actions that must wait for the commit (archiving a file, reporting progress) run right
-    after it.
+    Each chunk of lines is validated as it arrives, into one temp table for the whole group (outside any
+    transaction); the duplicate check, the insert into `events` and the quarantine then run once per group in
+    one transaction. When that transaction meets another writer it changed nothing and is run again from the
+    staged lines, so the duplicate check sees what the other writer stored. Counts, archiving and progress
+    follow only a successful commit.
     """
 
     def __init__(
@@ -178,7 +193,6 @@ class _CommitGroup:
         self.archive = archive
         self.progress = progress
         self.total = total
-        self.is_open = False
         self._reset()
 
     def _reset(self) -> None:
@@ -186,12 +200,8 @@ class _CommitGroup:
         self.chunks: list[pa.Table] = []
         self.staged: dict[int, _PendingFile] = {}
         self.done: list[tuple[_PendingFile, bool]] = []
+        self.problems: list[_FileProblem] = []
         self.sha256s: set[str] = set()
-
-    def begin(self) -> None:
-        if not self.is_open:
-            self.connection.execute("BEGIN")
-            self.is_open = True
 
     def holds(self, sha256: str) -> bool:
         """Whether a file with this content is already part of the group (its row is written at the commit)."""
@@ -204,6 +214,9 @@ class _CommitGroup:
         self.chunks.append(lines)
         self.records += lines.num_rows
         self.staged[file.opened.number] = file
+
+    def quarantine_file_problem(self, problem: _FileProblem) -> None:
+        self.problems.append(problem)
 
     def finish(self, file: _PendingFile) -> None:
         self.done.append((file, True))
@@ -218,33 +231,54 @@ class _CommitGroup:
 
     def store(self) -> None:
         """Store the staged lines, record the finished files, commit, then archive them."""
-        if self.chunks:
-            self.begin()
-            for number, counts in _store_staged(self.connection, self.chunks, self.staged, self.batch_id).items():
-                self.staged[number].counts.add(counts)
+        if self.chunks or self.problems or any(ingested for _, ingested in self.done):
+            counts = retrying(self._commit, what="ingestion")
+            for file in self._files():
+                file.counts = counts[file.opened.number]
         actions = []
         for file, ingested in self.done:
             if ingested:
-                self.begin()
-                _record_file(self.connection, file, self.batch_id)
                 self.total.files += 1
                 self.total.add(file.counts)
             else:
                 self.total.files_skipped += 1
             actions.append(_archive_and_report(
                 file.opened.path, self.landing, self.archive, self.batch_id, self.progress, self.total))
-        if self.is_open:
-            self.connection.execute("COMMIT")
-            self.is_open = False
         self._reset()
         for action in actions:
             action()
 
-    def rollback(self) -> None:
+    def discard(self) -> None:
         self._reset()
-        if self.is_open:
-            self.is_open = False
-            self.connection.execute("ROLLBACK")
+
+    def _files(self) -> list[_PendingFile]:
+        files = {file.opened.number: file for file in self.staged.values()}
+        files.update((file.opened.number, file) for file, ingested in self.done if ingested)
+        files.update((problem.file.opened.number, problem.file) for problem in self.problems)
+        return list(files.values())
+
+    def _commit(self) -> dict[int, IngestCounts]:
+        """One try at the group's transaction; the files' counts as they stand after it."""
+        counts = {file.opened.number: copy.deepcopy(file.counts) for file in self._files()}
+        connection = self.connection
+        connection.execute("BEGIN")
+        try:
+            if self.chunks:
+                for number, added in _store_staged(connection, self.chunks, self.staged, self.batch_id).items():
+                    counts[number].add(added)
+            for problem in self.problems:
+                _quarantine_file_problem(connection, self.batch_id, problem.file.name, problem.code,
+                                         problem.reason, problem.line_number, problem.raw)
+                counts[problem.file.opened.number].add(IngestCounts(
+                    records=1, quarantined=1, quarantine_reasons={problem.code: 1}))
+            for file, ingested in self.done:
+                if ingested:
+                    _record_file(connection, file, counts[file.opened.number], self.batch_id)
+            connection.execute("COMMIT")
+        except BaseException:
+            rollback(connection)
+            raise
+        return counts
 
 
 def _archive_and_report(
@@ -286,16 +320,18 @@ def _open(path: Path, number: int) -> _OpenedFile:
     return _OpenedFile(path, file_sha256(path), number, landing_file, chunks)
 
 
-def _record_file(connection: duckdb.DuckDBPyConnection, file: _PendingFile, batch_id: str) -> None:
-    """Quarantine what was wrong with the file as a whole and record the file as ingested."""
-    counts = file.counts
+def _record_file(
+    connection: duckdb.DuckDBPyConnection, file: _PendingFile, counts: IngestCounts, batch_id: str
+) -> None:
+    """Quarantine what was wrong with the file as a whole and record the file as ingested (adding to `counts`)."""
     for problem in file.opened.landing_file.problems:
         _quarantine_file_problem(connection, batch_id, file.name, problem.reason_code, problem.reason,
                                  problem.line_number, problem.raw)
         counts.quarantined += 1
         counts.quarantine_reasons[problem.reason_code] = counts.quarantine_reasons.get(problem.reason_code, 0) + 1
     connection.execute(
-        "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())",
+        "INSERT INTO ingested_files (file_sha256, file_name, file_bytes, records, ingested, duplicates, "
+        "quarantined, batch_id, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())",
         [file.opened.sha256, file.name, file.opened.path.stat().st_size, counts.records, counts.ingested,
          counts.duplicates, counts.quarantined, batch_id],
     )
@@ -313,14 +349,12 @@ def _stage_json_array(group: _CommitGroup, file: _PendingFile, document: pa.Tabl
         ).fetch_arrow_table()
     except duckdb.Error as error:
         raw = document.column("raw")[0].as_py()
-        file.counts.add(IngestCounts(records=1, quarantined=1, quarantine_reasons={"malformed_json_array": 1}))
-        group.begin()
-        _quarantine_file_problem(
-            connection, group.batch_id, file.name, "malformed_json_array",
+        group.quarantine_file_problem(_FileProblem(
+            file, "malformed_json_array",
             f"the file starts with '[' but is not a valid JSON array ({str(error).splitlines()[0]}); "
             "the whole file is kept in the archive folder",
             1, raw[:1024 * 1024],
-        )
+        ))
         return
     finally:
         connection.unregister("document")
@@ -332,7 +366,7 @@ def _quarantine_file_problem(
     line_number: int, raw: bytes,
 ) -> None:
     connection.execute(
-        "INSERT INTO quarantine VALUES (now(), ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO quarantine ({', '.join(QUARANTINE_COLUMNS)}) VALUES (now(), ?, ?, ?, ?, ?, ?, ?)",
         [batch_id, name, line_number, code, reason, raw, len(raw)],
     )
 
@@ -388,7 +422,7 @@ _LINE_NUMBER = f"(line_no & {LINE_NUMBER_MASK})"
 # A new event is the first line of a key nobody stored before. Rows must reach the table in ingest_seq order,
 # and DuckDB keeps the order of a join's output only within each of its parallel parts: hence the ORDER BY.
 INSERT_NEW_EVENTS_SQL = f"""
-    INSERT INTO events
+    INSERT INTO events ({', '.join(EVENT_COLUMNS)})
     SELECT k.new_seq, r.event_id, r.org_id, r.occurred_at, r.log_type, r.action, r.user_id, r.user_email,
            r.user_name, r.user_role, r.source_ip, r.user_agent, r.outcome, r.additional_info, now(),
            r.content_hash, {_FILE_NAME.replace("line_no", "r.line_no")}, {_LINE_NUMBER.replace("line_no", "r.line_no")}
@@ -402,7 +436,7 @@ INSERT_NEW_EVENTS_SQL = f"""
 # group, then the group's first file number) plus its line number. Reading one table in order, DuckDB
 # inserts in order and compresses the row groups in parallel, with no join and no sort.
 INSERT_CLEAN_EVENTS_SQL = f"""
-    INSERT INTO events
+    INSERT INTO events ({', '.join(EVENT_COLUMNS)})
     SELECT list_extract(?::BIGINT[], (line_no >> {FILE_NUMBER_SHIFT}) - ? + 1) + {_LINE_NUMBER},
            event_id, org_id, occurred_at, log_type, action, user_id, user_email, user_name, user_role, source_ip,
            user_agent, outcome, additional_info, now(), content_hash, {_FILE_NAME}, {_LINE_NUMBER}
@@ -424,7 +458,7 @@ STAGE_CONFLICTS_SQL = """
 # A conflict's first copy is named by its ingest_seq when it was stored before or came from an earlier file
 # of the group, by its line when it is in the same file.
 QUARANTINE_REJECTED_SQL = f"""
-    INSERT INTO quarantine
+    INSERT INTO quarantine ({', '.join(QUARANTINE_COLUMNS)})
     SELECT now(), ?, {_FILE_NAME}, {_LINE_NUMBER}, reason_code, reason, raw, raw_bytes
     FROM staged_records WHERE reason_code IS NOT NULL
     UNION ALL
@@ -484,7 +518,7 @@ def _store_staged(
     lines = pa.concat_tables(chunks)
     connection.register("staged_lines", lines)
     try:
-        seq_row = connection.execute("SELECT coalesce(max(ingest_seq), 0) FROM events").fetchone()
+        seq_row = connection.execute("SELECT last_seq FROM ingest_sequence").fetchone()
         base_seq = int(seq_row[0]) if seq_row else 0
         offsets = _line_offsets(chunks, numbers, base_seq)
         connection.execute(STAGE_KEYS_SQL, [offsets, first_number])
@@ -493,6 +527,10 @@ def _store_staged(
         else:
             connection.execute(RANK_NEW_KEYS_SQL, [base_seq])
             connection.execute(INSERT_NEW_EVENTS_SQL, [names, first_number])
+        # Every group moves the sequence, so two writers' groups always conflict and one is run again.
+        connection.execute(
+            "UPDATE ingest_sequence SET last_seq = (SELECT coalesce(max(new_seq), ?) FROM staged_keys)", [base_seq]
+        )
         connection.execute(STAGE_CONFLICTS_SQL)
         connection.execute(QUARANTINE_REJECTED_SQL, [batch_id, names, first_number, batch_id, names, first_number])
         return _file_counts(connection)

@@ -41,7 +41,7 @@ def create_app(
     folder = web_folder(home)
     key = load_or_create_key(folder / "session.key")
     signer = SessionSigner(key)
-    snapshots = SnapshotReader(home.reader_database)
+    snapshots = SnapshotReader(home)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -54,7 +54,7 @@ def create_app(
     app.state.web = WebContext(
         paths=home,
         clock=clock,
-        authenticator=Authenticator(UserDirectory(home.access_database), signer, clock),
+        authenticator=Authenticator(UserDirectory(home), signer, clock),
         read_log=ReadAuditLog(home.landing, folder / "staging", clock),
         snapshots=snapshots,
         templates=Jinja2Templates(directory=TEMPLATES_DIR),

@@ -99,7 +99,8 @@ def load_findings(snapshots: SnapshotReader, org_id: str, *, since: datetime | N
 
 def _has_table(connection: duckdb.DuckDBPyConnection, name: str) -> bool:
     row = connection.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main'", [name]
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main' "
+        "AND database_name = current_database()", [name]
     ).fetchone()
     if row and row[0]:
         return True
