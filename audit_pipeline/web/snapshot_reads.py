@@ -1,7 +1,7 @@
-"""What the page and the API read from the readers' snapshot, through a cursor of `SnapshotReader`.
+"""What the page and the API read from the lake's newest snapshot, through a cursor of `SnapshotReader`.
 
-The snapshot is replaced atomically by writers, so these reads never meet a writer's lock. Before the first
-ingestion there is no snapshot: that is an empty view ("no events yet"), not an error.
+These reads never wait for a writer. Before the first ingestion (no lake yet, or a lake that only holds users
+and settings) the view is empty ("no events yet"), not an error.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from audit_pipeline.derived.rules import SEVERITIES
 from audit_pipeline.query.filters import LogFilter
 from audit_pipeline.query.logs import facets, list_events, list_events_with_facets
 from audit_pipeline.storage.database import DatabaseMissingError
+from audit_pipeline.storage.high_water import newest_ingest_seq
 from audit_pipeline.web.snapshot_connection import SnapshotReader
 
 SUSPICIOUS_ACTIVITY_TABLE = "suspicious_activity"
@@ -47,7 +48,7 @@ def load_list_view(
 ) -> ListView:
     try:
         with snapshots.cursor() as connection:
-            if not _has_table(connection, "events"):
+            if newest_ingest_seq(connection) == 0:
                 return ListView(has_events=False)
             if facet_top:
                 page, counts = list_events_with_facets(connection, flt, limit=limit, offset=offset, top=facet_top)
@@ -105,6 +106,7 @@ def _has_table(connection: duckdb.DuckDBPyConnection, name: str) -> bool:
     if row and row[0]:
         return True
     row = connection.execute(
-        "SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND schema_name = 'main'", [name]
+        "SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND schema_name = 'main' "
+        "AND database_name = current_database()", [name]
     ).fetchone()
     return bool(row and row[0])
