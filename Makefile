@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export AUDIT_PIPELINE_HOME ?= $(CURDIR)/.audit_pipeline
 
-.PHONY: install demo test lint typecheck unit bench bench-smoke dev serve clean browser-deps
+.PHONY: install demo test lint typecheck unit bench bench-smoke dev serve clean browser-deps postgres-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ install: $(STAMP)
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
+# The shared-catalog tests start their own PostgreSQL server (127.0.0.1 only) from Debian's binaries.
+postgres-deps:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null)
+
 demo: install
 	$(BIN)/python -m audit_pipeline.demo
 
@@ -27,7 +31,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-unit: install browser-deps
+unit: install browser-deps postgres-deps
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
