@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from audit_pipeline.settings import Paths
-from audit_pipeline.storage import ingest, landing_files
+from audit_pipeline.storage import commit_group, ingest, landing_files
 from audit_pipeline.storage.database import reader, writer
 from tests.conftest import event, ingest_now, land_records
 
@@ -27,8 +27,8 @@ def stored_events(paths: Paths) -> list[tuple[object, ...]]:
 
 def test_a_failure_in_a_group_keeps_its_files_for_the_rerun(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
     land_files(paths, files=5, per_file=3)
-    monkeypatch.setattr(ingest, "GROUP_RECORDS", 6)
-    real = ingest._stage_lines
+    monkeypatch.setattr(commit_group, "GROUP_RECORDS", 6)
+    real = commit_group.stage_lines
     calls = 0
 
     def failing_on_the_fourth_file(connection: object, lines: pa.Table, *, first: bool) -> None:
@@ -38,13 +38,13 @@ def test_a_failure_in_a_group_keeps_its_files_for_the_rerun(paths: Paths, monkey
             raise OSError("disk went away")
         real(connection, lines, first=first)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(ingest, "_stage_lines", failing_on_the_fourth_file)
+    monkeypatch.setattr(commit_group, "stage_lines", failing_on_the_fourth_file)
     with pytest.raises(OSError, match="disk went away"):
         ingest_now(paths)
     # Files 0 and 1 made a full group and were committed and archived; 2 and 3 were rolled back with the failure.
     assert sorted(p.name for p in paths.landing.iterdir()) == ["2.jsonl", "3.jsonl", "4.jsonl"]
 
-    monkeypatch.setattr(ingest, "_stage_lines", real)
+    monkeypatch.setattr(commit_group, "stage_lines", real)
     counts = ingest_now(paths)
     assert (counts.files, counts.ingested, counts.duplicates) == (3, 9, 0)
     rows = stored_events(paths)
@@ -57,7 +57,7 @@ def test_progress_is_reported_for_each_file_once_its_group_committed(
     paths: Paths, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     land_files(paths, files=4, per_file=2)
-    monkeypatch.setattr(ingest, "GROUP_RECORDS", 4)
+    monkeypatch.setattr(commit_group, "GROUP_RECORDS", 4)
     reports: list[tuple[str, int, bool]] = []
     with writer(paths) as connection:
         ingest.ingest_landing(
@@ -72,7 +72,7 @@ def test_a_large_file_commits_between_its_chunks_and_is_recorded_once(
 ) -> None:
     monkeypatch.setattr(landing_files, "READ_BLOCK_BYTES", 1000)
     monkeypatch.setattr(landing_files, "CHUNK_BYTES", 2000)
-    monkeypatch.setattr(ingest, "GROUP_RECORDS", 5)
+    monkeypatch.setattr(commit_group, "GROUP_RECORDS", 5)
     records = [event(f"e{n}") for n in range(60)] + [event("e7", action="Logout"), event("e8")]
     land_records(paths, records, name="big.jsonl")
     counts = ingest_now(paths)

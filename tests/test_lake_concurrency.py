@@ -21,7 +21,7 @@ from audit_pipeline.export.aws import S3Destination
 from audit_pipeline.export.runner import run_export
 from audit_pipeline.local_aws import LocalAwsSandbox
 from audit_pipeline.settings import Paths
-from audit_pipeline.storage import database, ingest
+from audit_pipeline.storage import commit_group, database, ingest
 from tests.aws_sandbox import aws_sandbox, configure_export, read_lines  # noqa: F401 - fixture
 from tests.conftest import event, ingest_now, land_records
 from tests.fault_helpers import child_environment
@@ -120,7 +120,7 @@ def test_writers_committing_out_of_order_around_an_export_deliver_every_event_on
 
     a_stored = threading.Event()
     a_may_commit = threading.Event()
-    record_file = ingest._record_file
+    record_file = commit_group.record_file
 
     def held_record_file(*args: Any, **kwargs: Any) -> None:
         record_file(*args, **kwargs)
@@ -128,7 +128,7 @@ def test_writers_committing_out_of_order_around_an_export_deliver_every_event_on
             a_stored.set()  # A's events are written in its open transaction, not committed
             assert a_may_commit.wait(120)
 
-    monkeypatch.setattr(ingest, "_record_file", held_record_file)
+    monkeypatch.setattr(commit_group, "record_file", held_record_file)
     landing_a = tmp_path / "a"
     landing_a.mkdir()
     (landing_a / "a.jsonl").write_text("".join(json.dumps(event(f"a{i}")) + "\n" for i in range(20)))
