@@ -12,9 +12,11 @@ from audit_pipeline.assets import (
     export_replay,
     ingestion,
     investigation,
+    maintenance,
 )
 from audit_pipeline.resources import default_resources
 from audit_pipeline.schedules import export_alerts, export_partitions, export_schedules, landing_sensor
+from audit_pipeline.schedules import maintenance as maintenance_schedule
 
 defs = dg.Definitions.merge(
     ingestion.defs,
@@ -28,5 +30,7 @@ defs = dg.Definitions.merge(
     export_schedules.defs,
     export_partitions.defs,
     export_alerts.defs,
+    maintenance.defs,
+    maintenance_schedule.defs,
     dg.Definitions(resources=default_resources()),
 )

@@ -3,5 +3,6 @@
 INGESTION = "ingestion"
 INVESTIGATION = "investigation"
 EXPORT = "export"
+MAINTENANCE = "maintenance"
 
 DUCKDB_POOL = "duckdb"
