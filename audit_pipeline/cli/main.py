@@ -7,10 +7,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from audit_pipeline.cli import export, generate, ingest, logs, quarantine, serve, users
+from audit_pipeline.cli import export, generate, ingest, logs, migrate, quarantine, serve, users
 from audit_pipeline.cli.output import CliError
 
-COMMAND_MODULES = (generate, ingest, logs, quarantine, export, users, serve)
+COMMAND_MODULES = (generate, ingest, logs, quarantine, export, users, serve, migrate)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -159,6 +159,16 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         revoked_at    TIMESTAMPTZ
     );
     """),
+    (2, """
+    -- One row per import of a home that kept its tables in DuckDB files (`audit-pipeline migrate`), written in
+    -- the import's own transaction once every table's count matched its source.
+    CREATE TABLE legacy_imports (
+        imported_at  TIMESTAMPTZ NOT NULL,
+        source_home  VARCHAR     NOT NULL,
+        table_counts JSON        NOT NULL,
+        complete     BOOLEAN     NOT NULL
+    );
+    """),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 
