@@ -14,6 +14,7 @@ import duckdb
 
 from audit_pipeline.export.config import ExportConfig
 from audit_pipeline.export.layout import part_key
+from audit_pipeline.storage.database import begin_guarded, rollback
 from audit_pipeline.storage.high_water import newest_ingest_seq
 
 PLANNED = "planned"
@@ -108,7 +109,7 @@ def plan_or_resume(
     now: datetime | None = None,
 ) -> PlannedExport:
     """The config's undelivered export unchanged if there is one, else a new one up to the newest event."""
-    connection.execute("BEGIN")
+    begin_guarded(connection)
     try:
         pending = connection.execute(
             "SELECT export_number FROM export_deliveries WHERE config_id = ? AND status = ? "
@@ -124,7 +125,7 @@ def plan_or_resume(
         connection.execute("COMMIT")
         return plan
     except BaseException:
-        connection.execute("ROLLBACK")
+        rollback(connection)
         raise
 
 
@@ -208,7 +209,7 @@ class DeliveredObject:
 def mark_delivered(
     connection: duckdb.DuckDBPyConnection, plan: PlannedExport, objects: list[DeliveredObject], run_id: str
 ) -> None:
-    connection.execute("BEGIN")
+    begin_guarded(connection)
     try:
         for part, written in zip(plan.parts, objects, strict=True):
             connection.execute(
@@ -223,7 +224,7 @@ def mark_delivered(
         )
         connection.execute("COMMIT")
     except BaseException:
-        connection.execute("ROLLBACK")
+        rollback(connection)
         raise
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from audit_pipeline.storage.database import retrying, rollback
+from audit_pipeline.storage.database import begin_guarded, retrying, rollback
 from audit_pipeline.storage.ingest_counts import IngestCounts, ProgressCallback
 from audit_pipeline.storage.ingest_sql import stage_lines, store_staged
 from audit_pipeline.storage.landing_files import LandingFile
@@ -145,7 +145,7 @@ class CommitGroup:
         """One try at the group's transaction; the files' counts as they stand after it."""
         counts = {file.opened.number: copy.deepcopy(file.counts) for file in self._files()}
         connection = self.connection
-        connection.execute("BEGIN")
+        begin_guarded(connection)
         try:
             if self.chunks:
                 for number, added in store_staged(

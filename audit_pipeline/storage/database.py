@@ -14,6 +14,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import duckdb
@@ -37,17 +38,31 @@ class DatabaseMissingError(LakeMissingError):
     """Nothing has been written to the lake yet."""
 
 
+class MaintenanceInProgressError(RuntimeError):
+    """Lake maintenance holds the lease: a guarded write waits until it is released or expires."""
+
+    def __init__(self, held_until: datetime) -> None:
+        super().__init__(f"lake maintenance holds the lake until {held_until:%Y-%m-%d %H:%M:%S} UTC")
+        self.held_until = held_until
+
+
 def is_retryable(error: BaseException) -> bool:
     return isinstance(error, duckdb.Error) and any(marker in str(error) for marker in RETRYABLE_MARKERS)
 
 
 def retrying(attempt: Callable[[], T], *, wait_seconds: float = DEFAULT_WAIT_SECONDS, what: str = "write") -> T:
-    """Run `attempt` until it does not fail on a concurrent writer, backing off between tries."""
+    """Run `attempt` until it does not fail on a concurrent writer, backing off between tries.
+
+    While lake maintenance holds the lease the wait lasts until the lease ends, whatever `wait_seconds` says.
+    """
     deadline = time.monotonic() + wait_seconds
     delay = 0.02
     while True:
         try:
             return attempt()
+        except MaintenanceInProgressError as error:
+            lease_left = (error.held_until - datetime.now(UTC)).total_seconds()
+            deadline = max(deadline, time.monotonic() + lease_left + 1.0)
         except duckdb.Error as error:
             if not is_retryable(error):
                 raise
@@ -128,7 +143,7 @@ def write_transaction(
 
     def attempt() -> T:
         with writer(paths, wait_seconds=wait_seconds) as connection:
-            connection.execute("BEGIN")
+            begin_guarded(connection)
             try:
                 result = body(connection)
                 connection.execute("COMMIT")
@@ -138,6 +153,26 @@ def write_transaction(
             return result
 
     return retrying(attempt, wait_seconds=wait_seconds, what=what)
+
+
+def begin_guarded(connection: duckdb.DuckDBPyConnection) -> None:
+    """BEGIN a write transaction that reads before it writes, guarded against lake maintenance.
+
+    DuckLake 1.4.4 gives too few rows, without an error, to a transaction that read the lake before a
+    maintenance flush or merge committed and reads it again after. So a guarded transaction refuses to start
+    while maintenance holds the lease (MaintenanceInProgressError, which `retrying` waits out), and moves the
+    lease's counter: one that was already open when maintenance took the lease conflicts at its commit and
+    runs again, after maintenance.
+    """
+    connection.execute("BEGIN")
+    try:
+        row = connection.execute("SELECT holder, held_until FROM lake_lease").fetchone()
+        if row is not None and row[0] is not None and row[1] is not None and row[1] > datetime.now(UTC):
+            raise MaintenanceInProgressError(row[1].astimezone(UTC))
+        connection.execute("UPDATE lake_lease SET writes = writes + 1")
+    except BaseException:
+        rollback(connection)
+        raise
 
 
 def rollback(connection: duckdb.DuckDBPyConnection) -> None:

@@ -19,8 +19,10 @@ cutoff as older. Snapshots are therefore expired by id (`versions => [...]`), an
 cutoff just before a UTC midnight, where text and timestamp comparison agree.
 
 DuckLake 1.4.4 also gives too few rows, without an error, to a transaction that read the lake before a flush
-or merge committed and reads it again after. So maintenance runs in the Dagster `duckdb` pool, never beside
-ingestion or the investigation tables (see docs/maintenance.md for exports).
+or merge committed and reads it again after. So maintenance holds the lake's lease while it compacts
+(`database.begin_guarded`): every write transaction that reads before it writes (ingestion groups, export
+plans and deliveries, settings) waits while the lease is held, and one that was already open conflicts at its
+commit and runs again after. Within one Dagster instance it also runs in the `duckdb` pool.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -44,6 +47,9 @@ RETENTION_ENV = "AUDIT_PIPELINE_SNAPSHOT_RETENTION_HOURS"
 DEFAULT_RETENTION = timedelta(days=7)
 EXPORT_MARGIN = timedelta(hours=1)
 FILE_GRACE = timedelta(hours=1)
+# Longer than a maintenance run takes; a crashed run's lease lapses after it.
+LEASE_TIME = timedelta(hours=1)
+LEASE_HOLDER = "maintenance"
 METADATA = f"__ducklake_metadata_{ALIAS}"
 EVENTS = "events"
 _INLINED_TABLE = re.compile(r"ducklake_inlined_data_\d+_\d+")
@@ -101,7 +107,7 @@ def maintain(paths: Paths, *, now: datetime, snapshot_retention: timedelta = DEF
     re-run from its start when it meets another writer's commit.
     """
     started = time.monotonic()
-    with database.writer(paths) as connection:
+    with _lease(paths), database.writer(paths) as connection:
         before = lake_files(connection)
         _retry(lambda: _call(connection, f"CALL ducklake_flush_inlined_data('{ALIAS}')"), "inlined-data flush")
         flushed = max(before.inlined_rows - _inlined_rows(connection), 0)
@@ -116,6 +122,24 @@ def maintain(paths: Paths, *, now: datetime, snapshot_retention: timedelta = DEF
         snapshots_expired=expired, oldest_snapshot_kept=kept, files_deleted=deleted,
         seconds=round(time.monotonic() - started, 3),
     )
+
+
+@contextmanager
+def _lease(paths: Paths) -> Iterator[None]:
+    """Hold the lake's lease while compacting: guarded writers wait, and one already open runs again after."""
+    until = datetime.now(UTC) + LEASE_TIME
+    database.write_transaction(paths, lambda connection: connection.execute(
+        "UPDATE lake_lease SET holder = ?, held_until = ?, writes = writes + 1", [LEASE_HOLDER, until]
+    ), what="lake maintenance lease")
+    try:
+        yield
+    finally:
+        def release() -> None:
+            with database.writer(paths) as connection:
+                connection.execute("UPDATE lake_lease SET holder = NULL, held_until = NULL WHERE holder = ?",
+                                   [LEASE_HOLDER])
+
+        _retry(release, "lease release")
 
 
 def _retry(attempt: Callable[[], T], what: str) -> T:

@@ -169,6 +169,20 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         complete     BOOLEAN     NOT NULL
     );
     """),
+    (3, """
+    -- One row per derived table kept up to date from the events' ingest_seq: the last ingest_seq it covers.
+    -- A derived table without a row here (or missing) is built in full once, then updated from the new events.
+    CREATE TABLE derived_coverage (
+        view            VARCHAR NOT NULL,
+        last_ingest_seq BIGINT  NOT NULL
+    );
+    """),
+    (4, """
+    -- One row: who holds the lake for maintenance, until when, and a counter every guarded write transaction
+    -- moves. Moving it makes a write that was open while maintenance took the lease conflict and run again.
+    CREATE TABLE lake_lease (holder VARCHAR, held_until TIMESTAMPTZ, writes BIGINT NOT NULL);
+    INSERT INTO lake_lease VALUES (NULL, NULL, 0);
+    """),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 
