@@ -18,8 +18,8 @@ def register(commands: Any) -> None:
         "serve",
         help="serve the Audit Logs page and its JSON API",
         description="Serve the Audit Logs page (sign in with a token from `audit-pipeline users add`) and the "
-        "JSON API (Authorization: Bearer <token>; OpenAPI at /openapi.json). Reads only the readers' "
-        "snapshot, so it keeps answering while ingestion and exports run.",
+        "JSON API (Authorization: Bearer <token>; OpenAPI at /openapi.json). Reads the lake read-only, "
+        "so it keeps answering while ingestion and exports run.",
     )
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")

@@ -1,4 +1,4 @@
-"""What each export of a config holds and whether it was delivered, in the writers' database.
+"""What each export of a config holds and whether it was delivered, in the lake.
 
 An export is planned once (its window of `ingest_seq`, its cutoff, its parts and their keys) and then
 delivered; until it is marked delivered every run re-does that same plan, so a failure anywhere leads to the

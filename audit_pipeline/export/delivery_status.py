@@ -1,4 +1,4 @@
-"""The last delivered export of each config, read from the bookkeeping in the writers' database."""
+"""The last delivered export of each config, read from the bookkeeping in the lake."""
 
 from __future__ import annotations
 

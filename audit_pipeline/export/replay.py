@@ -1,7 +1,7 @@
 """Re-delivering an org's events of a past `occurred_at` range, apart from the exactly-once stream.
 
 A replay writes `[<prefix>/]audit-logs-replay/<replay-id>/org_id=<org>/part-<n>.json[.gz]` through the
-config's role and reads the readers' snapshot, never the writers' database: the stream's bookkeeping
+config's role and reads the lake read-only: the stream's bookkeeping
 (windows, cutoffs, keys) is neither read nor written, so the next scheduled export is exactly what it
 would have been. The range is half-open: since <= occurred_at < until.
 """

@@ -1,6 +1,6 @@
 """The audit-log list: a page of events, the total, the facet counts and the full result for download.
 
-These are the only queries the CLI, the web page and the notebook run against the readers' snapshot, so all
+These are the only queries the CLI, the web page and the notebook run against the lake's events, so all
 three always agree. Every function takes an open DuckDB connection (see `storage.database.reader`).
 """
 

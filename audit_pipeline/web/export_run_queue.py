@@ -2,8 +2,8 @@
 
 A request returns as soon as the run is queued; the page (or an API client) then asks for the request's
 state until it is `succeeded` or `failed`. Runs go through the same Dagster job as `audit-pipeline export
-run`, so each one is in Dagster's run history too. Runs are executed one after another in one worker thread:
-exports of the same home share the writers' database, and a second click on "Run now" while a run of that
+run`, so each one is in Dagster's run history too. Runs are executed one after another in one worker thread,
+so the web server never runs several exports at once, and a second click on "Run now" while a run of that
 export is still queued or running returns that run instead of starting another.
 """
 

@@ -1,6 +1,6 @@
 """Every view, search and download of audit logs becomes an audit event of the viewer's org.
 
-The web server never opens the writers' database (ingestion may hold its lock): each read is written as a
+The web server never writes the lake (a page view must not wait for a writer): each read is written as a
 one-line NDJSON file into the landing folder, where the landing sensor ingests it like any other event. The
 file is completed outside the landing folder and renamed in, so ingestion never sees half a file.
 """

@@ -26,7 +26,7 @@ from audit_pipeline.web.export_settings import ExportNotVisibleError, ExportSett
 SETTINGS_PATH = "/settings/audit-logs/configuration"
 API_PATH = "/api/v1/audit-log-exports"
 SETTINGS_ACTION = "reading or changing the audit log export settings"
-# A page waits this long at most for the writers' database before showing exports without their health.
+# A page waits this long at most for the bookkeeping before showing exports without their health.
 HEALTH_WAIT_SECONDS = 2.0
 
 
@@ -111,8 +111,8 @@ def export_health(service: ExportSettingsService, configs: list[ExportConfig],
                   now: datetime) -> dict[str, dict[str, Any]]:
     """Each export's state, last export, cutoff, lag and last error, by name (`export.health`'s rule).
 
-    The bookkeeping is in the writers' database: while a writer holds it for longer than a moment, the
-    page shows the exports without their health instead of waiting (the state "unknown").
+    The bookkeeping is read from the lake's newest snapshot; should the lake stay unreadable for longer than
+    a moment, the page shows the exports without their health instead of waiting (the state "unknown").
     """
     from audit_pipeline.export.delivery_status import last_deliveries
     from audit_pipeline.export.health import assess
