@@ -12,9 +12,9 @@ from typing import Any
 import dagster as dg
 
 from audit_pipeline.dagster_home import ensure_dagster_home
+from audit_pipeline.progress import PROGRESS_LOGGER
 from audit_pipeline.settings import HOME_ENV, Paths
 
-PROGRESS_LOGGER = "audit_pipeline.progress"
 # The CLI reports a failed run in one line of its own; Dagster's tracebacks stay in the run's logs.
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
