@@ -15,6 +15,7 @@ from audit_pipeline.assets import (
     maintenance,
 )
 from audit_pipeline.resources import default_resources
+from audit_pipeline.schedules import compaction as compaction_schedule
 from audit_pipeline.schedules import export_alerts, export_partitions, export_schedules, landing_sensor
 from audit_pipeline.schedules import maintenance as maintenance_schedule
 
@@ -32,5 +33,6 @@ defs = dg.Definitions.merge(
     export_alerts.defs,
     maintenance.defs,
     maintenance_schedule.defs,
+    compaction_schedule.defs,
     dg.Definitions(resources=default_resources()),
 )

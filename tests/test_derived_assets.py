@@ -50,6 +50,27 @@ def test_assets_materialize_the_tables_with_counts_and_previews(paths: Paths) ->
     assert not check.passed
     assert check.severity == dg.AssetCheckSeverity.WARN
     assert check.metadata["critical_or_high_findings"].value == 1
+    for key in UPDATED_KEYS:
+        assert (metadata[key]["update"].value, metadata[key]["new_events"].value) == ("rebuilt", len(records)), key
+
+
+UPDATED_KEYS = ["audit_summary", "login_activity", "scan_activity", "suspicious_activity"]
+
+
+def test_a_second_run_updates_the_tables_from_its_own_events(paths: Paths) -> None:
+    store = AuditStore(home=str(paths.home))
+    land_records(paths, _records(), "a.jsonl")
+    assert dg.materialize([audit_events, *investigation.defs.assets], resources={"store": store}).success
+    land_records(paths, [event("late-login", occurred_at="2026-11-12T09:30:00Z", source_ip="10.9.9.9")], "b.jsonl")
+    result = dg.materialize([audit_events, *investigation.defs.assets], resources={"store": store})
+    metadata = {m.asset_key.to_user_string(): m.materialization.metadata
+                for m in result.get_asset_materialization_events()}
+    for key in UPDATED_KEYS:
+        assert (metadata[key]["update"].value, metadata[key]["new_events"].value) == ("incremental", 1), key
+    assert metadata["login_activity"]["partitions_recomputed"].value == 1
+    assert metadata["scan_activity"]["partitions_recomputed"].value == 0, "no scan event in the batch"
+    assert metadata["audit_daily_rollup"]["update"].value == "incremental"
+    assert metadata["audit_events"]["orgs_this_run"].value == 1
 
 
 def test_investigation_assets_wait_for_ingestion() -> None:

@@ -12,14 +12,22 @@ import duckdb
 import pytest
 
 from audit_pipeline.assets.groups import INVESTIGATION
-from audit_pipeline.assets.ingestion import audit_events
-from audit_pipeline.assets.investigation import audit_daily_rollup
+from audit_pipeline.assets.ingestion import (
+    FULL_HISTORY_NO_DUPLICATE_IDS,
+    FULL_HISTORY_NO_EVENT_WITHOUT_ORG,
+    NO_DUPLICATE_IDS,
+    NO_EVENT_WITHOUT_ORG,
+    QUARANTINE_GROWTH,
+    audit_events,
+)
+from audit_pipeline.assets.investigation import NO_SERIOUS_FINDINGS, audit_daily_rollup
 from audit_pipeline.derived import rollup
 from audit_pipeline.derived.rollup import (
     COMPACT_WHEN_ADDED_SHARE,
     KEY_COLUMNS,
     KEYS_TABLE,
     ROLLUP_TABLE,
+    compact_daily_rollup,
     read_coverage,
     update_daily_rollup,
 )
@@ -106,31 +114,37 @@ def test_rollup_counts_every_event_once_per_org_day_action_type_and_user(paths: 
     assert update.events_per_row == 300 / update.report.rows
 
 
-def test_new_events_are_appended_and_the_table_is_compacted_when_appends_grow(paths: Paths) -> None:
+def test_new_events_are_appended_and_the_daily_compaction_rebuilds_once_appends_grow(paths: Paths) -> None:
     first = make_records(400, seed=2, prefix="a")
     ingest(paths, first, "a.jsonl")
     with writer(paths) as connection:
         compact = update_daily_rollup(connection).coverage.compact_rows
         nothing_new = update_daily_rollup(connection)
-    assert (nothing_new.mode, nothing_new.new_events) == ("appended", 0)
+    assert (nothing_new.mode, nothing_new.new_events) == ("incremental", 0)
 
     few = make_records(8, seed=3, prefix="b")
     ingest(paths, few, "b.jsonl")
     with writer(paths) as connection:
         appended = update_daily_rollup(connection)
         assert stored_counts(connection) == expected_counts(first + few)
-    assert (appended.mode, appended.new_events) == ("appended", len(few))
+    assert (appended.mode, appended.new_events) == ("incremental", len(few))
     assert appended.coverage.compact_rows == compact < appended.report.rows <= compact + len(few)
+    with writer(paths) as connection:
+        not_yet = compact_daily_rollup(connection)
+    assert (not_yet.mode, not_yet.new_events) == ("incremental", 0), "appends below the share stay"
 
     many = make_records(int(compact * COMPACT_WHEN_ADDED_SHARE) + 50, seed=4, prefix="c")
     ingest(paths, many, "c.jsonl")
     with writer(paths) as connection:
-        compacted = update_daily_rollup(connection)
+        everyday = update_daily_rollup(connection)
+        assert stored_counts(connection) == expected_counts(first + few + many)
+        compacted = compact_daily_rollup(connection)
         assert stored_counts(connection) == expected_counts(first + few + many)
         duplicated = connection.execute(
             f"SELECT count(*) FROM (SELECT 1 FROM {ROLLUP_TABLE} GROUP BY org_id, day, key_id HAVING count(*) > 1)"
         ).fetchone()
-    assert (compacted.mode, compacted.new_events) == ("rebuilt", len(many))
+    assert (everyday.mode, everyday.new_events) == ("incremental", len(many)), "the sensor's runs only append"
+    assert (compacted.mode, compacted.new_events) == ("rebuilt", 0)
     assert compacted.coverage.compact_rows == compacted.report.rows and duplicated == (0,)
 
 
@@ -191,7 +205,7 @@ def test_the_asset_materializes_with_its_metadata_and_reaches_the_readers(paths:
     result = dg.materialize([audit_events, audit_daily_rollup], resources={"store": store})
     metadata = _rollup_metadata(result)
     assert (metadata["update"].value, metadata["new_events"].value, metadata["total_events"].value) == (
-        "appended", 10, 130)
+        "incremental", 10, 130)
     with reader(paths) as connection:
         assert uses_rollup(connection, LogFilter())
         assert uses_rollup(connection, LogFilter(search="acme"))
@@ -212,3 +226,46 @@ def test_the_rollup_waits_for_ingestion() -> None:
     node = defs.resolve_asset_graph().get(dg.AssetKey(ROLLUP_TABLE))
     assert node.parent_keys == {dg.AssetKey("audit_events")}
     assert node.group_name == INVESTIGATION, "the ingest job runs the investigation group after ingestion"
+
+
+def _checks(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
+    return {evaluation.check_name: evaluation.passed for evaluation in result.get_asset_check_evaluations()}
+
+
+def test_the_ingest_job_checks_its_batch_and_the_daily_job_compacts_and_checks_everything(paths: Paths) -> None:
+    from audit_pipeline.definitions import defs
+
+    land_records(paths, make_records(60, seed=12, prefix="a"), "a.jsonl")
+    with dg.instance_for_test() as instance:
+        ingest = defs.resolve_job_def("ingest_job").execute_in_process(instance=instance)
+        assert ingest.success
+        assert _checks(ingest) == {NO_DUPLICATE_IDS: True, NO_EVENT_WITHOUT_ORG: True, QUARANTINE_GROWTH: True,
+                                   NO_SERIOUS_FINDINGS: _checks(ingest)[NO_SERIOUS_FINDINGS]}
+        land_records(paths, make_records(5, seed=13, prefix="b"), "b.jsonl")
+        again = defs.resolve_job_def("ingest_job").execute_in_process(instance=instance)
+        assert again.success and _rollup_metadata(again)["update"].value == "incremental"
+        daily = defs.resolve_job_def("investigation_compaction_job").execute_in_process(instance=instance)
+    assert daily.success
+    assert _checks(daily) == {FULL_HISTORY_NO_DUPLICATE_IDS: True, FULL_HISTORY_NO_EVENT_WITHOUT_ORG: True}
+    assert _rollup_metadata(daily)["new_events"].value == 0
+    assert defs.resolve_schedule_def("investigation_compaction_daily").job_name == "investigation_compaction_job"
+
+
+def test_a_stored_duplicate_fails_the_run_check_of_its_range_and_the_daily_full_check(paths: Paths) -> None:
+    from audit_pipeline.assets.ingestion import _run_duplicates
+    from audit_pipeline.definitions import defs
+
+    records = make_records(30, seed=14, prefix="a")
+    ingest(paths, records, "a.jsonl")
+    orgs = sorted({str(r["org_id"]) for r in records})
+    with writer(paths) as connection:
+        assert _run_duplicates(connection, [1, 30], orgs) == 0
+        # A second copy of event 1 under a new ingest_seq, as a broken ingestion would have stored it.
+        connection.execute("INSERT INTO events SELECT * REPLACE (31 AS ingest_seq) FROM events WHERE ingest_seq = 1")
+        assert _run_duplicates(connection, [31, 31], orgs) == 1
+        assert _run_duplicates(connection, [1, 30], orgs) == 1
+        assert _run_duplicates(connection, [2, 30], orgs) == 0
+    with dg.instance_for_test() as instance:
+        daily = defs.resolve_job_def("investigation_compaction_job").execute_in_process(instance=instance,
+                                                                                        raise_on_error=False)
+    assert _checks(daily) == {FULL_HISTORY_NO_DUPLICATE_IDS: False, FULL_HISTORY_NO_EVENT_WITHOUT_ORG: True}

@@ -1,13 +1,19 @@
-"""Landing-folder ingestion into the events table, with its data-quality checks."""
+"""Landing-folder ingestion into the events table, with its data-quality checks.
+
+The checks that run with every ingestion look at the events this run stored (its ingest_seq range), so their
+cost follows the batch; `full_history_checks` verify the whole table and run once a day in the compaction
+job (`audit_pipeline.jobs.investigation_compaction_job`).
+"""
 
 
 import logging
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 
 from audit_pipeline.assets.groups import DUCKDB_POOL, INGESTION
-from audit_pipeline.pipeline_runs import PROGRESS_LOGGER
+from audit_pipeline.progress import PROGRESS_LOGGER
 from audit_pipeline.resources.store import AuditStore
 from audit_pipeline.storage.ingest import IngestCounts, ingest_landing
 from audit_pipeline.storage.reports import markdown_table
@@ -15,6 +21,26 @@ from audit_pipeline.storage.reports import markdown_table
 NO_DUPLICATE_IDS = "no_duplicate_event_ids_per_org"
 NO_EVENT_WITHOUT_ORG = "no_event_without_org"
 QUARANTINE_GROWTH = "quarantine_did_not_grow"
+FULL_HISTORY_NO_DUPLICATE_IDS = "no_duplicate_event_ids_in_full_history"
+FULL_HISTORY_NO_EVENT_WITHOUT_ORG = "no_event_without_org_in_full_history"
+
+_IN_RUN = "ingest_seq BETWEEN ? AND ?"
+# Event ids are unique per org whatever the time, and ingestion looks them up in the whole org (not by day),
+# so the run's keys are looked up in the stored events of the run's orgs (listed as parameters, so the scan
+# reads those orgs' partitions only): the same lookup ingestion made, not the whole table.
+_RUN_DUPLICATES_SQL = f"""
+SELECT count(*) FROM (
+    SELECT DISTINCT b.org_id, b.event_id
+    FROM (SELECT org_id, event_id, ingest_seq FROM events WHERE {_IN_RUN}) b
+    JOIN events e ON e.org_id = b.org_id AND e.event_id = b.event_id AND e.ingest_seq <> b.ingest_seq
+    WHERE e.org_id IN ({{orgs}})
+)
+"""
+_RUN_WITHOUT_ORG_SQL = f"SELECT count(*) FROM events WHERE {_IN_RUN} AND (org_id IS NULL OR org_id = '')"
+_RUN_BY_ORG_SQL = (f"SELECT org_id, count(*) AS events, max(ingest_seq) AS last_seq FROM events WHERE {_IN_RUN} "
+                   "GROUP BY 1 ORDER BY 1")
+_ALL_DUPLICATES_SQL = "SELECT count(*) FROM (SELECT 1 FROM events GROUP BY org_id, event_id HAVING count(*) > 1)"
+_ALL_WITHOUT_ORG_SQL = "SELECT count(*) FROM events WHERE org_id IS NULL OR org_id = ''"
 
 
 @dg.asset(
@@ -23,9 +49,9 @@ QUARANTINE_GROWTH = "quarantine_did_not_grow"
     pool=DUCKDB_POOL,
     check_specs=[
         dg.AssetCheckSpec(NO_DUPLICATE_IDS, asset="audit_events",
-                          description="Each (org_id, event_id) is stored once."),
+                          description="No (org_id, event_id) this run stored was stored before or twice."),
         dg.AssetCheckSpec(NO_EVENT_WITHOUT_ORG, asset="audit_events",
-                          description="Every stored event belongs to an org."),
+                          description="Every event this run stored belongs to an org."),
         dg.AssetCheckSpec(QUARANTINE_GROWTH, asset="audit_events",
                           description="This run quarantined no record (WARN: look at the quarantine table)."),
     ],
@@ -42,17 +68,13 @@ def audit_events(context: dg.AssetExecutionContext, store: AuditStore) -> dg.Mat
 
     with store.writer() as connection:
         counts = ingest_landing(connection, paths.landing, paths.archive, progress=report)
-        total, orgs = connection.execute("SELECT count(*), count(DISTINCT org_id) FROM events").fetchone() or (0, 0)
-        duplicate_keys = _scalar(connection.execute(
-            "SELECT count(*) FROM (SELECT 1 FROM events GROUP BY org_id, event_id HAVING count(*) > 1)"
-        ).fetchone())
-        without_org = _scalar(connection.execute(
-            "SELECT count(*) FROM events WHERE org_id IS NULL OR org_id = ''"
-        ).fetchone())
+        total = _scalar(connection.execute("SELECT count(*) FROM events").fetchone())
+        first, last = counts.first_seq, counts.last_seq
+        run = [first, last] if first is not None and last is not None else [0, -1]
+        by_org = connection.execute(_RUN_BY_ORG_SQL, run).fetchall()
+        duplicate_keys = _run_duplicates(connection, run, [str(row[0]) for row in by_org])
+        without_org = _scalar(connection.execute(_RUN_WITHOUT_ORG_SQL, run).fetchone())
         quarantine_total = _scalar(connection.execute("SELECT count(*) FROM quarantine").fetchone())
-        by_org = connection.execute(
-            "SELECT org_id, count(*) AS events, max(ingest_seq) AS last_seq FROM events GROUP BY 1 ORDER BY 1"
-        ).fetchall()
         reasons = connection.execute(
             "SELECT reason_code, count(*) FROM quarantine GROUP BY 1 ORDER BY 2 DESC"
         ).fetchall()
@@ -65,17 +87,17 @@ def audit_events(context: dg.AssetExecutionContext, store: AuditStore) -> dg.Mat
             "duplicates": counts.duplicates,
             "quarantined": counts.quarantined,
             "total_events": dg.MetadataValue.int(int(total)),
-            "orgs": int(orgs),
+            "orgs_this_run": len(by_org),
             "quarantine_total": quarantine_total,
             "last_ingest_seq": counts.last_seq or 0,
-            "events_by_org": dg.MetadataValue.md(markdown_table(("org_id", "events", "last_seq"), by_org)),
+            "ingested_by_org": dg.MetadataValue.md(markdown_table(("org_id", "events", "last_seq"), by_org)),
             "quarantine_by_reason": dg.MetadataValue.md(markdown_table(("reason", "records"), reasons)),
         },
         check_results=[
             dg.AssetCheckResult(check_name=NO_DUPLICATE_IDS, passed=duplicate_keys == 0,
-                                metadata={"duplicated_keys": duplicate_keys}),
+                                metadata={"duplicated_keys": duplicate_keys, "checked_events": counts.ingested}),
             dg.AssetCheckResult(check_name=NO_EVENT_WITHOUT_ORG, passed=without_org == 0,
-                                metadata={"events_without_org": without_org}),
+                                metadata={"events_without_org": without_org, "checked_events": counts.ingested}),
             dg.AssetCheckResult(check_name=QUARANTINE_GROWTH, passed=counts.quarantined == 0,
                                 severity=dg.AssetCheckSeverity.WARN,
                                 metadata={"quarantined_this_run": counts.quarantined,
@@ -89,4 +111,33 @@ def _scalar(row: tuple[object, ...] | None) -> int:
     return int(row[0]) if row and row[0] is not None else 0  # type: ignore[call-overload]
 
 
-defs = dg.Definitions(assets=[audit_events])
+def _run_duplicates(connection: duckdb.DuckDBPyConnection, run: list[int], orgs: list[str]) -> int:
+    """How many (org_id, event_id) of the run's events are stored more than once."""
+    if not orgs:
+        return 0
+    sql = _RUN_DUPLICATES_SQL.format(orgs=", ".join("?" for _ in orgs))
+    return _scalar(connection.execute(sql, [*run, *orgs]).fetchone())
+
+
+def _count(store: AuditStore, sql: str) -> int:
+    with store.reader() as connection:
+        return _scalar(connection.execute(sql).fetchone())
+
+
+@dg.asset_check(asset="audit_events", name=FULL_HISTORY_NO_DUPLICATE_IDS, pool=DUCKDB_POOL,
+                description="Each (org_id, event_id) of the whole events table is stored once (daily).")
+def no_duplicate_event_ids_in_full_history(store: AuditStore) -> dg.AssetCheckResult:
+    duplicated = _count(store, _ALL_DUPLICATES_SQL)
+    return dg.AssetCheckResult(passed=duplicated == 0, metadata={"duplicated_keys": duplicated})
+
+
+@dg.asset_check(asset="audit_events", name=FULL_HISTORY_NO_EVENT_WITHOUT_ORG, pool=DUCKDB_POOL,
+                description="Every event of the whole events table belongs to an org (daily).")
+def no_event_without_org_in_full_history(store: AuditStore) -> dg.AssetCheckResult:
+    without_org = _count(store, _ALL_WITHOUT_ORG_SQL)
+    return dg.AssetCheckResult(passed=without_org == 0, metadata={"events_without_org": without_org})
+
+
+full_history_checks = [no_duplicate_event_ids_in_full_history, no_event_without_org_in_full_history]
+
+defs = dg.Definitions(assets=[audit_events], asset_checks=full_history_checks)

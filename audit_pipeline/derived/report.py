@@ -57,12 +57,15 @@ def report(
     name: str,
     preview_sql: str,
     extra_previews: dict[str, str] | None = None,
+    *,
+    preview_rows: Preview | None = None,
 ) -> DerivedReport:
-    """Count the rebuilt table `name` (a code constant) and the events, and take its previews."""
+    """Count the table `name` (a code constant) and the events, and take its previews (`preview_rows` when
+    the caller took the main one itself)."""
     return DerivedReport(
         name=name,
         rows=scalar(connection, f"SELECT count(*) FROM {name}"),
         total_events=scalar(connection, "SELECT count(*) FROM events"),
-        preview=preview(connection, preview_sql),
+        preview=preview_rows if preview_rows is not None else preview(connection, preview_sql),
         extra_previews={title: preview(connection, sql) for title, sql in (extra_previews or {}).items()},
     )

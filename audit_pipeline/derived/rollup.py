@@ -13,10 +13,11 @@ The same update keeps the free-text index (`audit_pipeline.derived.search_index`
 so free-text searches over whole days are answered from it too.
 
 Events are only appended, with rising `ingest_seq`. An update therefore adds the counts of the events past
-the last one counted as new rows (a key and day may then appear on several rows: readers sum them) and
-rebuilds the tables compactly once such added rows exceed a fifth of the rollup, or when the events no longer
-add up to what was counted. `audit_daily_rollup_coverage` records the last `ingest_seq` counted; readers use
-the rollup only while no event lies beyond it.
+the last one counted as new rows (a key and day may then appear on several rows: readers sum them); it
+rebuilds the tables only when they are missing or the events no longer add up to what was counted. The
+compaction (`compact_daily_rollup`, run by the daily `investigation_compaction_job`) rebuilds them compactly
+once such added rows exceed a fifth of the rollup. `audit_daily_rollup_coverage` records the last
+`ingest_seq` counted; readers use the rollup only while no event lies beyond it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Literal
 import duckdb
 
 from audit_pipeline.derived.expressions import USER_DISPLAY_SQL, UTC_DAY_NUMBER_SQL
+from audit_pipeline.derived.incremental import in_transaction
 from audit_pipeline.derived.report import PREVIEW_ROWS, DerivedReport, report, scalar, tables_exist
 from audit_pipeline.derived.search_index import (
     COUNTED_TEXT_COLUMNS_SQL,
@@ -44,7 +46,7 @@ DAY_ORIGIN_SQL = "DATE '1970-01-01'"
 COMPACT_WHEN_ADDED_SHARE = 0.2
 BEFORE_ANY_SEQ = -(2**63)
 
-UpdateMode = Literal["rebuilt", "appended"]
+UpdateMode = Literal["rebuilt", "incremental"]
 
 _COUNTED = "audit_daily_rollup_counted"
 _KEYS = ", ".join(KEY_COLUMNS)
@@ -120,17 +122,21 @@ def read_coverage(connection: duckdb.DuckDBPyConnection) -> Coverage | None:
     return Coverage(int(row[0]), int(row[1]), int(row[2])) if row else None
 
 
-def update_daily_rollup(connection: duckdb.DuckDBPyConnection) -> RollupUpdate:
-    """Bring the rollup up to the events table: append the new events' counts, or rebuild when due."""
-    connection.execute("BEGIN")
-    try:
-        update = _update(connection)
-        connection.execute(f"DROP TABLE IF EXISTS {_COUNTED}")
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
+def update_daily_rollup(connection: duckdb.DuckDBPyConnection, *, compact: bool = False) -> RollupUpdate:
+    """Bring the rollup up to the events table by appending the new events' counts (rebuilding it only when
+    missing or drifted); with `compact`, also rebuild it when appended rows exceed `COMPACT_WHEN_ADDED_SHARE`."""
+    return in_transaction(connection, lambda: _updated_and_tidied(connection, compact))
+
+
+def _updated_and_tidied(connection: duckdb.DuckDBPyConnection, compact: bool) -> RollupUpdate:
+    update = _update(connection, compact=compact)
+    connection.execute(f"DROP TABLE IF EXISTS {_COUNTED}")
     return update
+
+
+def compact_daily_rollup(connection: duckdb.DuckDBPyConnection) -> RollupUpdate:
+    """Append the new events' counts, then rebuild compactly if appended rows have grown past the share."""
+    return update_daily_rollup(connection, compact=True)
 
 
 def build_daily_rollup(connection: duckdb.DuckDBPyConnection) -> DerivedReport:
@@ -138,7 +144,7 @@ def build_daily_rollup(connection: duckdb.DuckDBPyConnection) -> DerivedReport:
     return update_daily_rollup(connection).report
 
 
-def _update(connection: duckdb.DuckDBPyConnection) -> RollupUpdate:
+def _update(connection: duckdb.DuckDBPyConnection, *, compact: bool) -> RollupUpdate:
     last_seq = newest_ingest_seq(connection)
     total = scalar(connection, "SELECT count(*) FROM events")
     counted = Coverage(last_seq, total, 0)
@@ -154,11 +160,11 @@ def _update(connection: duckdb.DuckDBPyConnection) -> RollupUpdate:
         connection.execute(ADD_KEYS_SQL)
         connection.execute(APPEND_ROLLUP_SQL)
         append_search_index(connection, _COUNTED, KEYS_TABLE, _SAME_KEY)
-    if _rows(connection) > previous.compact_rows * (1 + COMPACT_WHEN_ADDED_SHARE):
+    if compact and _rows(connection) > previous.compact_rows * (1 + COMPACT_WHEN_ADDED_SHARE):
         return _rebuild(connection, counted, new_events=added)
     coverage = Coverage(last_seq, total, previous.compact_rows)
     _record(connection, coverage)
-    return RollupUpdate(report(connection, ROLLUP_TABLE, PREVIEW_SQL), "appended", added, coverage)
+    return RollupUpdate(report(connection, ROLLUP_TABLE, PREVIEW_SQL), "incremental", added, coverage)
 
 
 def _rebuild(connection: duckdb.DuckDBPyConnection, counted: Coverage, *, new_events: int) -> RollupUpdate:
