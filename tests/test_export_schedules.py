@@ -134,4 +134,5 @@ def test_definitions_load_builds_schedules_from_the_store_without_network(paths:
     completed = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=environment,
                                capture_output=True, text=True, timeout=300, check=False)
     assert completed.returncode == 0, completed.stderr
-    assert json.loads(completed.stdout.strip().splitlines()[-1]) == ["export_acme_prod"]
+    assert json.loads(completed.stdout.strip().splitlines()[-1]) == [
+        "export_acme_prod", "investigation_compaction_daily", "lake_maintenance_daily"]

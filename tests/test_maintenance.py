@@ -135,7 +135,8 @@ def test_old_snapshots_expire_and_their_files_leave_storage(paths: Paths) -> Non
 
     remaining = _snapshot_ids(paths)
     assert report.snapshots_expired >= len(snapshots)
-    assert remaining == [report.oldest_snapshot_kept] and remaining[0] > snapshots[-1]
+    # The oldest kept, then at most the snapshot of maintenance releasing its lease.
+    assert remaining[0] == report.oldest_snapshot_kept and remaining[0] > snapshots[-1] and len(remaining) <= 2
     assert report.files_deleted > 0
     after_disk = _files_on_disk(paths)
     assert len(after_disk) == _files_in_catalog(paths)  # nothing on storage that the catalog does not list
@@ -198,7 +199,8 @@ def test_a_statement_begun_after_maintenance_reads_everything(paths: Paths) -> N
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
     "DuckLake 1.4.4: a transaction that read before a flush or merge committed reads too few rows after it; "
-    "maintenance runs in the duckdb pool and readers run one statement per transaction (docs/maintenance.md)"))
+    "maintenance holds the lake's lease so writers run such a transaction again, and readers run one statement "
+    "per transaction (docs/maintenance.md)"))
 def test_a_transaction_that_read_before_maintenance_reads_the_same_after(paths: Paths) -> None:
     stored = _small_ingests(paths)
     reader: duckdb.DuckDBPyConnection = database.open_reader(paths)
