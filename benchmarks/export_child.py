@@ -18,6 +18,7 @@ from audit_pipeline.export.aws import S3Destination
 from audit_pipeline.export.config_store import get_config
 from audit_pipeline.export.runner import run_export
 from audit_pipeline.settings import Paths
+from audit_pipeline.storage import database
 from benchmarks.measure import stopwatch
 
 
@@ -26,6 +27,9 @@ def main(argv: list[str]) -> int:
         print("usage: python -m benchmarks.export_child REPORT HOME NAME [NAME ...]", file=sys.stderr)
         return 2
     report, paths = Path(argv[0]), Paths(Path(argv[1]))
+    # The lake's schema as this process's code expects it (readers refuse a lake missing a migration).
+    with database.writer(paths):
+        pass
     configs = [get_config(paths, name) for name in argv[2:]]
     # boto3's clients are created before the clock: loading botocore's service models is a set-up cost of the
     # process, not of an export. Assuming the role happens inside run_export and is timed.

@@ -37,7 +37,7 @@ def configure_export(paths: Paths, name: str, org_id: str, *, gzip: bool,
 def write_local_parts(paths: Paths, config: ExportConfig, *, run_id: str,
                       now: datetime | None = None) -> tuple[PlannedExport, list[WrittenPart]]:
     """The local-file half of `run_export`: plan the export and write its part files into staging."""
-    with database.writer(paths.database) as connection:
+    with database.writer(paths) as connection:
         plan = plan_or_resume(connection, config, part_bytes=DEFAULT_PART_BYTES, run_id=run_id, now=now)
         parts = write_parts(connection, plan, paths.export_staging)
     return plan, parts
@@ -48,6 +48,6 @@ def discard_local_parts(paths: Paths, plan: PlannedExport) -> None:
 
 
 def org_event_counts(paths: Paths) -> dict[str, int]:
-    with database.writer(paths.database) as connection:
+    with database.writer(paths) as connection:
         rows = connection.execute("SELECT org_id, count(*) FROM events GROUP BY org_id ORDER BY org_id").fetchall()
     return {str(org): int(count) for org, count in rows}

@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 from audit_pipeline.local_aws import local_aws_sandbox
+from audit_pipeline.storage import lake
 from benchmarks.datasets import Datasets, fresh_home
 from benchmarks.export_process import export_in_child
 from benchmarks.export_setup import configure_export
@@ -22,8 +23,7 @@ CONFIG_NAME = "bench-memory"
 
 
 def run(data: Datasets, work: Path, *, events: int) -> dict[str, object]:
-    database_file = data.history_database(events, orgs=1)
-    paths = fresh_home(work, "memory", database_file)
+    paths = fresh_home(work, "memory", data.history_home(events, orgs=1))
     try:
         with local_aws_sandbox() as sandbox:
             configure_export(paths, CONFIG_NAME, EXPORTED_ORG, gzip=False, sandbox=sandbox)
@@ -34,6 +34,7 @@ def run(data: Datasets, work: Path, *, events: int) -> dict[str, object]:
             raise BenchmarkInputError(f"the export held {exported} events, not {events:,}")
         peak_mib = done.peak_rss_bytes / 1024**2
         progress(f"  peak RSS {peak_mib:.0f} MiB in {done.watch.seconds:.1f}s")
+        lake.close_all()
         return {
             "events": events,
             "peak_rss_mib": round(peak_mib, 1),

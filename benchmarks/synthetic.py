@@ -1,4 +1,4 @@
-"""Bulk synthetic events written straight into an events table by DuckDB SQL.
+"""Bulk synthetic events written straight into the lake's events table by DuckDB SQL.
 
 The project's generator writes NDJSON landing files, which is what ingestion and export are measured on. A
 history of ten million events built that way would cost minutes of generating and ingesting before any
@@ -22,6 +22,7 @@ from audit_pipeline.storage.validation import CONTENT_HASH_SQL
 HISTORY_SOURCE_FILE = "benchmark-history"
 USERS_PER_ORG = 100
 SLOTS = 1000
+CHUNK_ROWS = 5_000_000
 
 # (log_type, action, detail kind, weight): the mix an org's feed shows over a day.
 KINDS: tuple[tuple[str, str, str, int], ...] = (
@@ -187,8 +188,8 @@ def _parameters(rows: EventRange) -> dict[str, object]:
 def insert_events(connection: duckdb.DuckDBPyConnection, rows: EventRange) -> None:
     """Append the rows to `events` (whose schema `database.writer` created), in ingest_seq order.
 
-    An `ingest_batches` row records them as ingestion would, so code reading the batches (the newest
-    ingest_seq, for one) sees the same history as it would after real ingests.
+    An `ingest_batches` row records them as ingestion would; the caller sets `ingest_sequence` to the last
+    ingest_seq in the same transaction (`datasets.set_ingest_sequence`), as every ingestion commit does.
     """
     connection.execute(f"INSERT INTO events {EVENT_ROWS_SQL}", _parameters(rows))
     last_seq = rows.seq_base + rows.count - 1
@@ -198,6 +199,21 @@ def insert_events(connection: duckdb.DuckDBPyConnection, rows: EventRange) -> No
     )
 
 
+def chunks(rows: EventRange, size: int = CHUNK_ROWS) -> list[EventRange]:
+    """The same rows as consecutive ranges of at most `size` rows, each spread over its share of the span.
+
+    One INSERT of ten million rows into the day-partitioned lake table keeps every partition's writer and
+    its buffers open at once; inserting a few million at a time bounds the memory of a build.
+    """
+    if rows.count <= size:
+        return [rows]
+    step = rows.span / rows.count
+    return [EventRange(first=rows.first + offset, count=min(size, rows.count - offset),
+                       start=rows.start + step * offset, span=step * min(size, rows.count - offset),
+                       orgs=rows.orgs, seed=rows.seed, seq_base=rows.seq_base + offset, tag=rows.tag)
+            for offset in range(0, rows.count, size)]
+
+
 def fingerprint() -> str:
     """Changes whenever the generated rows would: the SQL, the value lists and the insert itself."""
     digest = hashlib.sha256()
@@ -205,3 +221,17 @@ def fingerprint() -> str:
                                        SLOTS)), inspect.getsource(insert_events), inspect.getsource(_parameters)):
         digest.update(part.encode("utf-8"))
     return digest.hexdigest()[:10]
+
+
+NDJSON_SQL = f"""
+COPY (
+    SELECT event_id, org_id, strftime(occurred_at, '%Y-%m-%dT%H:%M:%S.%fZ') AS occurred_at, log_type, action,
+           user_id, user_email, user_name, user_role, source_ip, user_agent, outcome, additional_info
+    FROM ({EVENT_ROWS_SQL})
+) TO $target (FORMAT json)
+"""
+
+
+def write_ndjson(connection: duckdb.DuckDBPyConnection, rows: EventRange, target: str) -> None:
+    """The rows as an NDJSON landing file in the pipeline's own field names (what a feed would send)."""
+    connection.execute(NDJSON_SQL, {**_parameters(rows), "target": target})

@@ -12,9 +12,9 @@ import pytest
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 QUICK_EVENTS = 10_000
-SECTIONS = ("ingest", "export", "window_export", "query", "export_memory")
-TARGETS = ("ingest", "export (plain)", "export (gzip)", "hourly export, large vs small history",
-           "query p95 (worst shape)", "export peak RSS")
+SECTIONS = ("bulk_ingest", "export", "export_memory", "small_batch_ingest", "window_export", "query")
+TARGETS = ("small-batch ingest, large vs small history", "bulk ingest", "export (plain)", "export (gzip)",
+           "hourly export, large vs small history", "page p95 while ingesting (worst shape)", "export peak RSS")
 
 
 @pytest.fixture(scope="module")
@@ -51,15 +51,30 @@ def test_quick_run_measures_the_generated_events(quick_run: tuple[subprocess.Com
     assert completed.returncode == 0, completed.stderr[-4000:]
     figures = json.loads((out / "latest.json").read_text())["figures"]
 
-    assert figures["ingest"]["events"] == QUICK_EVENTS
+    batch = figures["small_batch_ingest"]
+    assert batch["small_history_events"] == batch["large_history_events"] == QUICK_EVENTS
+    assert batch["batch_events"] == 1_000
+    for label in ("small", "large"):
+        assert batch[f"{label}_steps"]["audit_events"] > 0 and len(batch[f"{label}_steps"]) > 1
+        assert batch[f"{label}_raw_seconds"] > 0
+    bulk = figures["bulk_ingest"]
+    assert bulk["events"] == QUICK_EVENTS
+    assert bulk["ingest_step_seconds"] > 0 and bulk["views_seconds"] > 0
+    assert bulk["raw_seconds"] > 0 and bulk["raw_native_seconds"] > 0
     assert figures["export"]["events"] == QUICK_EVENTS
     assert figures["export_memory"]["events"] == QUICK_EVENTS
     assert figures["window_export"]["window_events_exported"] > 0
+    assert figures["window_export"]["large_raw_seconds"] > 0
     query = figures["query"]
     assert query["shapes"] >= 20 and len(query["per_shape"]) == query["shapes"]
     assert len({shape["shape"] for shape in query["per_shape"]}) == query["shapes"]
     for shape in query["per_shape"]:
         assert set(shape["page"]) == {"p50_ms", "p95_ms"}
+        assert set(shape["quiet_page"]) == {"p50_ms", "p95_ms"}
+    assert any("raw_page" in shape for shape in query["per_shape"])
+    # The pages were measured while the background writer committed into the same lake.
+    assert query["ingest_runs_during_measurement"] >= 1
+    assert query["commits_during_measurement"] >= 0
 
 
 @pytest.mark.slow
@@ -71,8 +86,8 @@ def test_quick_run_writes_the_markdown_report(quick_run: tuple[subprocess.Comple
     assert "python -m benchmarks.run --quick" in report
     for target in TARGETS:
         assert f"| {target} |" in report
-    for title in ("## Ingest", "## Export", "## Hourly export as the history grows", "## Query latency",
-                  "## Export memory"):
+    for title in ("## Small-batch ingestion as the history grows", "## Bulk ingestion", "## Export",
+                  "## Hourly export as the history grows", "## Page latency while ingesting", "## Export memory"):
         assert title in report
     for target in TARGETS:
         assert target in completed.stdout
@@ -84,4 +99,4 @@ def test_bad_arguments_exit_2_with_a_message() -> None:
         cwd=REPOSITORY, capture_output=True, text=True, timeout=120,
     )
     assert completed.returncode == 2
-    assert "choose among ingest, export, window, query, memory" in completed.stderr
+    assert "choose among ingest, export, memory, batch, window, query" in completed.stderr
