@@ -75,6 +75,7 @@ def retrying(attempt: Callable[[], T], *, wait_seconds: float = DEFAULT_WAIT_SEC
 
 
 _migrated: set[LakeLocation] = set()
+_complete: set[int] = set()
 
 
 def _ensure_schema(location: LakeLocation, wait_seconds: float) -> None:
@@ -109,9 +110,15 @@ def open_reader(paths: Paths) -> duckdb.DuckDBPyConnection:
         connection = lake.cursor(location, read_only=True)
     except LakeMissingError as error:
         raise DatabaseMissingError(str(error)) from None
-    if LATEST_VERSION not in applied_versions(connection) and location not in _migrated:
-        connection.close()
-        raise DatabaseMissingError(f"the lake ({location.describe()}) holds no tables yet: ingest some events first")
+    # Each statement on the lake costs a catalog round trip, so a lake seen complete once is not asked again
+    # (while the process keeps the same attachment: a catalog made anew gets a new one).
+    attachment = id(lake.instance(location, read_only=True))
+    if attachment not in _complete:
+        if LATEST_VERSION not in applied_versions(connection) and location not in _migrated:
+            connection.close()
+            raise DatabaseMissingError(
+                f"the lake ({location.describe()}) holds no tables yet: ingest some events first")
+        _complete.add(attachment)
     return connection
 
 
