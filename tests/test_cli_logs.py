@@ -230,3 +230,18 @@ def test_unknown_view_is_a_usage_error(home: Paths, capsys: pytest.CaptureFixtur
         main(["logs", "summary"])
     assert exit_info.value.code == 2
     assert "invalid choice: 'summary'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("variable", "value", "message"), [
+    ("AUDIT_PIPELINE_CATALOG", "/tmp/lake.duckdb", "AUDIT_PIPELINE_CATALOG cannot be a DuckDB file"),
+    ("AUDIT_PIPELINE_CATALOG", "mysql://db/lake", "AUDIT_PIPELINE_CATALOG must be a SQLite file path or a postgresql"),
+    ("AUDIT_PIPELINE_DATA", "gs://bucket/lake", "AUDIT_PIPELINE_DATA must be a local folder or s3://bucket/prefix"),
+])
+def test_a_lake_setting_that_cannot_work_is_one_line_and_exit_2(
+    paths: Paths, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    variable: str, value: str, message: str,
+) -> None:
+    monkeypatch.setenv(variable, value)
+    code, out, err = run(capsys, "--format", "json")
+    assert (code, out) == (2, "")
+    assert err.startswith(f"audit-pipeline: {message}") and err.count("\n") == 1

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from audit_pipeline.cli import export, generate, ingest, logs, migrate, quarantine, serve, users
 from audit_pipeline.cli.output import CliError
+from audit_pipeline.storage.lake import LakeConfigError
 
 COMMAND_MODULES = (generate, ingest, logs, quarantine, export, users, serve, migrate)
 
@@ -24,7 +25,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="audit-pipeline",
-        description="Land audit events in DuckDB, investigate them, and export them to S3.",
+        description="Land audit events in a DuckDB lakehouse, investigate them, and export them to S3.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     for module in COMMAND_MODULES:
@@ -45,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as error:
         sys.stderr.write(f"audit-pipeline: {error}\n")
         return error.exit_code
+    except LakeConfigError as error:
+        sys.stderr.write(f"audit-pipeline: {error}\n")
+        return 2
     except KeyboardInterrupt:
         sys.stderr.write("audit-pipeline: interrupted\n")
         return 130
