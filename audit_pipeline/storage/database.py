@@ -24,8 +24,10 @@ from audit_pipeline.storage import lake
 from audit_pipeline.storage.lake import LakeLocation, LakeMissingError
 from audit_pipeline.storage.schema import LATEST_VERSION, applied_versions, migrate
 
-RETRYABLE_MARKERS = ("database is locked", "Conflict", "conflict", "could not serialize", "Could not set lock",
-                     "deadlock detected")
+# What a commit that met another writer's says: SQLite's busy catalog, DuckLake's conflict check, PostgreSQL's
+# serialization failures, DuckDB's own write-write conflict. Each leaves the lake as it was.
+RETRYABLE_MARKERS = ("database is locked", "Transaction conflict", "write-write conflict", "could not serialize",
+                     "deadlock detected", "Could not set lock")
 DEFAULT_WAIT_SECONDS = 120.0
 T = TypeVar("T")
 
