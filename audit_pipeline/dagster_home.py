@@ -1,21 +1,31 @@
-"""The Dagster instance settings that the pipeline relies on, written into DAGSTER_HOME."""
+"""The Dagster instance settings that the pipeline relies on, written into DAGSTER_HOME.
+
+On one machine the instance keeps its runs, schedules and event logs in SQLite files below DAGSTER_HOME. In a
+shared deployment `AUDIT_PIPELINE_DAGSTER_PG=postgresql://USER[:PASSWORD]@HOST[:PORT]/DB` puts them in
+PostgreSQL (dagster-postgres), so the webserver, the daemon and run workers on different machines share run
+history, schedule ticks, run queues and pool slots.
+"""
 
 from __future__ import annotations
 
 import fcntl
 import os
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from audit_pipeline.settings import Paths
 
-DAGSTER_YAML = """\
+DAGSTER_PG_ENV = "AUDIT_PIPELINE_DAGSTER_PG"
+GENERATED_HEADER = f"# Written by audit-pipeline from {DAGSTER_PG_ENV}; rewritten when that setting changes.\n"
+
+_COMMON = """\
 telemetry:
   enabled: false
 freshness:
   enabled: true
 concurrency:
   pools:
-    default_limit: 1
+    default_limit: {pool_limit}
   runs:
     tag_concurrency_limits:
       - key: "audit_pipeline/export_config"
@@ -24,12 +34,68 @@ concurrency:
         limit: 1
 """
 
+# One machine: the lake's SQLite catalog takes one writer at a time, so the `duckdb` pool holds one slot.
+DAGSTER_YAML = _COMMON.format(pool_limit=1)
 
-STORAGE_READY_MARKER = ".storage-initialized"
+# Shared: writers on a PostgreSQL catalog commit side by side (a conflicting commit runs again), so two ingestion
+# runs may hold the pool at once; exports are outside the pool and limited to one run per config by their tag.
+SHARED_POOL_LIMIT = 2
+
+
+class DagsterSettingError(ValueError):
+    """AUDIT_PIPELINE_DAGSTER_PG cannot be turned into a Dagster storage setting."""
+
+
+def _yaml_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def postgres_dagster_yaml(url: str) -> str:
+    """dagster.yaml for an instance whose storage is the PostgreSQL database at `url`."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres") or not parts.hostname or not parts.path.strip("/"):
+        raise DagsterSettingError(
+            f"{DAGSTER_PG_ENV} must look like postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE, not {url!r}"
+        )
+    fields = {
+        "username": unquote(parts.username or "postgres"),
+        "hostname": parts.hostname,
+        "port": str(parts.port or 5432),
+        "db_name": unquote(parts.path.strip("/")),
+        # SQLAlchemy 2.1 no longer picks psycopg2 for a bare postgresql:// URL.
+        "scheme": "postgresql+psycopg2",
+    }
+    if parts.password:
+        fields["password"] = unquote(parts.password)
+    database = "".join(f"      {key}: {_yaml_string(value)}\n" for key, value in fields.items())
+    return (GENERATED_HEADER + _COMMON.format(pool_limit=SHARED_POOL_LIMIT)
+            + "storage:\n  postgres:\n    postgres_db:\n" + database)
+
+
+def check_dagster_setting() -> None:
+    """Raise DagsterSettingError when AUDIT_PIPELINE_DAGSTER_PG is set but unusable."""
+    url = os.environ.get(DAGSTER_PG_ENV, "").strip()
+    if url:
+        postgres_dagster_yaml(url)
+
+
+def _write_config(config: Path) -> None:
+    url = os.environ.get(DAGSTER_PG_ENV, "").strip()
+    if not url:
+        if not config.exists():
+            config.write_text(DAGSTER_YAML)
+        return
+    wanted = postgres_dagster_yaml(url)
+    if config.exists():
+        current = config.read_text()
+        if current == wanted or (not current.startswith(GENERATED_HEADER) and current != DAGSTER_YAML):
+            return  # the same, or a dagster.yaml of the operator's own: theirs wins
+    config.write_text(wanted)
+    config.chmod(0o600)  # it may hold the database password
 
 
 def ensure_dagster_home(paths: Paths) -> Path:
-    """Create DAGSTER_HOME with our dagster.yaml (an existing one is left alone) and export it.
+    """Create DAGSTER_HOME with our dagster.yaml (one the operator wrote is left alone) and export it.
 
     Dagster's SQLite storage can be stamped twice when several processes open a fresh home at once, which
     breaks every later run; so the first process creates it under a file lock and leaves a marker.
@@ -37,12 +103,14 @@ def ensure_dagster_home(paths: Paths) -> Path:
     home = paths.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML)
+    _write_config(config)
     os.environ["DAGSTER_HOME"] = str(home)
     if not (home / STORAGE_READY_MARKER).exists():
         _initialize_storage(home)
     return home
+
+
+STORAGE_READY_MARKER = ".storage-initialized"
 
 
 def _initialize_storage(home: Path) -> None:

@@ -186,7 +186,7 @@ def test_crash_after_upload_before_bookkeeping_rewrites_the_same_keys(
 
 def test_one_export_of_a_config_at_a_time(paths: Paths, aws_sandbox: LocalAwsSandbox) -> None:  # noqa: F811
     config = configure_export(paths, aws_sandbox)
-    with export_lock(paths.locks, config.name), pytest.raises(ExportAlreadyRunningError):
+    with export_lock(paths, config.name), pytest.raises(ExportAlreadyRunningError):
         export(paths, config, "run-1")
     assert aws_sandbox.list_keys("acme-audit") == []
     export(paths, config, "run-2")

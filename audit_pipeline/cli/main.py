@@ -9,7 +9,9 @@ from collections.abc import Sequence
 
 from audit_pipeline.cli import export, generate, ingest, logs, migrate, quarantine, serve, users
 from audit_pipeline.cli.output import CliError
+from audit_pipeline.dagster_home import DagsterSettingError, check_dagster_setting
 from audit_pipeline.storage.lake import LakeConfigError
+from audit_pipeline.storage.s3_landing import LandingConfigError, landing_from_env
 
 COMMAND_MODULES = (generate, ingest, logs, quarantine, export, users, serve, migrate)
 
@@ -37,6 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        # Settings are checked before any work, so a wrong one is one line, not a failed run.
+        landing_from_env()
+        check_dagster_setting()
         code: int = args.handler(args)
         sys.stdout.flush()
     except BrokenPipeError:
@@ -46,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as error:
         sys.stderr.write(f"audit-pipeline: {error}\n")
         return error.exit_code
-    except LakeConfigError as error:
+    except (LakeConfigError, LandingConfigError, DagsterSettingError) as error:
         sys.stderr.write(f"audit-pipeline: {error}\n")
         return 2
     except KeyboardInterrupt:

@@ -123,7 +123,7 @@ def run_export(
 ) -> ExportResult:
     """Deliver the config's pending export, or plan and deliver a new one. Raises on any failure."""
     validate_part_bytes(part_bytes)
-    with export_lock(paths.locks, config.name):
+    with export_lock(paths, config.name):
 
         def prepare() -> tuple[PlannedExport, list[WrittenPart], PreparedDigest]:
             with database.writer(paths, wait_seconds=DATABASE_WAIT_SECONDS) as connection:
