@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from audit_pipeline.resources import default_resources
+from audit_pipeline.resources.store import AuditStore
 from audit_pipeline.settings import HOME_ENV, Paths
 from audit_pipeline.storage.database import writer
 from audit_pipeline.storage.ingest import IngestCounts, ingest_landing
@@ -67,3 +69,8 @@ def event(event_id: str, /, **fields: Any) -> dict[str, Any]:
     }
     record.update(fields)
     return record
+
+
+def pipeline_resources(store: AuditStore) -> dict[str, Any]:
+    """Every resource the pipeline's definitions bind, with `store` for this test's home."""
+    return {**default_resources(), "store": store}

@@ -15,7 +15,7 @@ from audit_pipeline.cli.main import main
 from audit_pipeline.resources.store import AuditStore
 from audit_pipeline.schedules.landing_sensor import landing_sensor
 from audit_pipeline.settings import Paths
-from tests.conftest import event, land_records
+from tests.conftest import event, land_records, pipeline_resources
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,17 +43,17 @@ def test_definitions_hold_the_ingestion_assets_checks_job_and_sensor() -> None:
 def test_sensor_requests_one_run_per_new_set_of_files(paths: Paths) -> None:
     store = AuditStore(home=str(paths.home))
     with dg.instance_for_test() as instance:
-        empty = landing_sensor(dg.build_sensor_context(instance=instance, resources={"store": store}))
+        empty = landing_sensor(dg.build_sensor_context(instance=instance, resources=pipeline_resources(store)))
         assert isinstance(empty, dg.SensorResult) and not empty.run_requests
         land_records(paths, [event("e1")], name="a.jsonl")
-        first = landing_sensor(dg.build_sensor_context(instance=instance, resources={"store": store}))
+        first = landing_sensor(dg.build_sensor_context(instance=instance, resources=pipeline_resources(store)))
         assert isinstance(first, dg.SensorResult) and len(first.run_requests or []) == 1
         again = landing_sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor,
-                                                       resources={"store": store}))
+                                                       resources=pipeline_resources(store)))
         assert isinstance(again, dg.SensorResult) and not again.run_requests
         land_records(paths, [event("e2")], name="b.jsonl")
         more = landing_sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor,
-                                                      resources={"store": store}))
+                                                      resources=pipeline_resources(store)))
         assert isinstance(more, dg.SensorResult) and len(more.run_requests or []) == 1
 
 

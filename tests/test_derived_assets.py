@@ -9,7 +9,7 @@ from audit_pipeline.assets.ingestion import audit_events
 from audit_pipeline.resources.store import AuditStore
 from audit_pipeline.settings import Paths
 from audit_pipeline.storage import database
-from tests.conftest import event, land_records
+from tests.conftest import event, land_records, pipeline_resources
 
 INVESTIGATION_KEYS = ["audit_log", "audit_summary", "login_activity", "scan_activity", "suspicious_activity"]
 
@@ -28,7 +28,7 @@ def test_assets_materialize_the_tables_with_counts_and_previews(paths: Paths) ->
     land_records(paths, records)
     result = dg.materialize(
         [audit_events, *investigation.defs.assets],
-        resources={"store": AuditStore(home=str(paths.home))},
+        resources=pipeline_resources(AuditStore(home=str(paths.home))),
     )
     assert result.success
     metadata = {
@@ -60,9 +60,9 @@ UPDATED_KEYS = ["audit_summary", "login_activity", "scan_activity", "suspicious_
 def test_a_second_run_updates_the_tables_from_its_own_events(paths: Paths) -> None:
     store = AuditStore(home=str(paths.home))
     land_records(paths, _records(), "a.jsonl")
-    assert dg.materialize([audit_events, *investigation.defs.assets], resources={"store": store}).success
+    assert dg.materialize([audit_events, *investigation.defs.assets], resources=pipeline_resources(store)).success
     land_records(paths, [event("late-login", occurred_at="2026-11-12T09:30:00Z", source_ip="10.9.9.9")], "b.jsonl")
-    result = dg.materialize([audit_events, *investigation.defs.assets], resources={"store": store})
+    result = dg.materialize([audit_events, *investigation.defs.assets], resources=pipeline_resources(store))
     metadata = {m.asset_key.to_user_string(): m.materialization.metadata
                 for m in result.get_asset_materialization_events()}
     for key in UPDATED_KEYS:

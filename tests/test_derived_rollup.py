@@ -38,7 +38,7 @@ from audit_pipeline.resources.store import AuditStore
 from audit_pipeline.settings import Paths
 from audit_pipeline.storage import database
 from audit_pipeline.storage.database import reader, writer
-from tests.conftest import ingest_now, land_records
+from tests.conftest import ingest_now, land_records, pipeline_resources
 
 Key = tuple[str, str, str, str | None, str | None, str | None]  # org, day, action, log_type, user id/email/name
 
@@ -182,7 +182,7 @@ def test_the_asset_materializes_with_its_metadata_and_reaches_the_readers(paths:
     store = AuditStore(home=str(paths.home))
     first = make_records(120, seed=7, prefix="a")
     land_records(paths, first, "a.jsonl")
-    result = dg.materialize([audit_events, audit_daily_rollup], resources={"store": store})
+    result = dg.materialize([audit_events, audit_daily_rollup], resources=pipeline_resources(store))
     assert result.success
     metadata = _rollup_metadata(result)
     with database.open_reader(paths) as connection:
@@ -202,7 +202,7 @@ def test_the_asset_materializes_with_its_metadata_and_reaches_the_readers(paths:
 
     more = make_records(10, seed=8, prefix="b")
     land_records(paths, more, "b.jsonl")
-    result = dg.materialize([audit_events, audit_daily_rollup], resources={"store": store})
+    result = dg.materialize([audit_events, audit_daily_rollup], resources=pipeline_resources(store))
     metadata = _rollup_metadata(result)
     assert (metadata["update"].value, metadata["new_events"].value, metadata["total_events"].value) == (
         "incremental", 10, 130)

@@ -17,7 +17,7 @@ from audit_pipeline.settings import Paths
 from audit_pipeline.storage.database import writer
 from audit_pipeline.storage.ingest import pending_landing_files
 from audit_pipeline.storage.landing_batches import READS_BATCH_FILES, READS_MAX_WAIT, reads_waiting_reason
-from tests.conftest import event, ingest_now, land_records
+from tests.conftest import event, ingest_now, land_records, pipeline_resources
 from tests.test_web_dataset import WebHome, fresh_web_fixture  # noqa: F401 - fixture
 
 PAGE = "/audit-logs"
@@ -88,11 +88,11 @@ def test_the_sensor_ingests_reads_with_the_next_landed_file(paths: Paths) -> Non
     store = AuditStore(home=str(paths.home))
     with dg.instance_for_test() as instance:
         _read_file(paths, "r1")
-        alone = landing_sensor(dg.build_sensor_context(instance=instance, resources={"store": store}))
+        alone = landing_sensor(dg.build_sensor_context(instance=instance, resources=pipeline_resources(store)))
         assert isinstance(alone, dg.SensorResult) and not alone.run_requests
         assert "audited read" in str(alone.skip_reason)
         land_records(paths, [event("e1")], name="a.jsonl")
-        together = landing_sensor(dg.build_sensor_context(instance=instance, resources={"store": store}))
+        together = landing_sensor(dg.build_sensor_context(instance=instance, resources=pipeline_resources(store)))
         assert isinstance(together, dg.SensorResult) and len(together.run_requests or []) == 1
     counts = ingest_now(paths)
     assert counts.ingested == 2 and pending_landing_files(paths.landing) == []
@@ -102,5 +102,5 @@ def test_the_sensor_ingests_reads_that_waited_long_enough(paths: Paths) -> None:
     store = AuditStore(home=str(paths.home))
     _read_file(paths, "r1", age_seconds=READS_MAX_WAIT.total_seconds() + 1)
     with dg.instance_for_test() as instance:
-        result = landing_sensor(dg.build_sensor_context(instance=instance, resources={"store": store}))
+        result = landing_sensor(dg.build_sensor_context(instance=instance, resources=pipeline_resources(store)))
     assert isinstance(result, dg.SensorResult) and len(result.run_requests or []) == 1

@@ -7,16 +7,19 @@ job (`audit_pipeline.jobs.investigation_compaction_job`).
 
 
 import logging
-from pathlib import Path
+from pathlib import PurePath
 
 import dagster as dg
 import duckdb
+from dagster_aws.s3 import S3Resource
 
 from audit_pipeline.assets.groups import DUCKDB_POOL, INGESTION
 from audit_pipeline.progress import PROGRESS_LOGGER
 from audit_pipeline.resources.store import AuditStore
-from audit_pipeline.storage.ingest import IngestCounts, ingest_landing
+from audit_pipeline.storage.ingest import IngestCounts
+from audit_pipeline.storage.landing_area import ingest_landing_area
 from audit_pipeline.storage.reports import markdown_table
+from audit_pipeline.storage.s3_landing import landing_from_env
 
 NO_DUPLICATE_IDS = "no_duplicate_event_ids_per_org"
 NO_EVENT_WITHOUT_ORG = "no_event_without_org"
@@ -57,18 +60,22 @@ _ALL_WITHOUT_ORG_SQL = "SELECT count(*) FROM events WHERE org_id IS NULL OR org_
                           description="This run quarantined no record (WARN: look at the quarantine table)."),
     ],
 )
-def audit_events(context: dg.AssetExecutionContext, store: AuditStore) -> dg.MaterializeResult:
-    """Validated audit events from the landing folder; invalid records go to the quarantine table."""
+def audit_events(
+    context: dg.AssetExecutionContext, store: AuditStore, landing_s3: S3Resource
+) -> dg.MaterializeResult:
+    """Validated audit events from the landing folder (and S3 landing prefix); invalid records are quarantined."""
     paths = store.paths()
+    s3 = landing_from_env()
 
-    def report(path: Path, counts: IngestCounts) -> None:
+    def report(path: PurePath, counts: IngestCounts) -> None:
         message = (f"{path.name}: {counts.ingested} ingested, {counts.duplicates} duplicates, "
                    f"{counts.quarantined} quarantined so far")
         context.log.info(message)
         logging.getLogger(PROGRESS_LOGGER).info(message)
 
     with store.writer() as connection:
-        counts = ingest_landing(connection, paths.landing, paths.archive, progress=report)
+        counts = ingest_landing_area(connection, paths.landing, paths.archive, s3,
+                                     landing_s3.get_client() if s3 is not None else None, progress=report)
         total = _scalar(connection.execute("SELECT count(*) FROM events").fetchone())
         first, last = counts.first_seq, counts.last_seq
         run = [first, last] if first is not None and last is not None else [0, -1]

@@ -8,11 +8,9 @@ already stored from an unfinished file come back as duplicates.
 from __future__ import annotations
 
 import copy
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import PurePath
 
 import duckdb
 import pyarrow as pa
@@ -28,13 +26,16 @@ GROUP_RECORDS = 500_000
 
 @dataclass
 class OpenedFile:
-    """A landing file with its SHA-256 and its first chunk of lines already read."""
+    """A landing file (or object) with its SHA-256 and its first chunk of lines already read."""
 
-    path: Path
+    path: PurePath
+    name: str
+    size: int
     sha256: str
     number: int
     landing_file: LandingFile
     chunks: Iterator[pa.Table]
+    archive: Callable[[str], None]  # moves it out of the landing area once its group committed, given the batch id
 
 
 @dataclass
@@ -68,13 +69,11 @@ class CommitGroup:
     """
 
     def __init__(
-        self, connection: duckdb.DuckDBPyConnection, batch_id: str, landing: Path, archive: Path,
-        progress: ProgressCallback | None, total: IngestCounts,
+        self, connection: duckdb.DuckDBPyConnection, batch_id: str, progress: ProgressCallback | None,
+        total: IngestCounts,
     ) -> None:
         self.connection = connection
         self.batch_id = batch_id
-        self.landing = landing
-        self.archive = archive
         self.progress = progress
         self.total = total
         self._reset()
@@ -126,8 +125,7 @@ class CommitGroup:
                 self.total.add(file.counts)
             else:
                 self.total.files_skipped += 1
-            actions.append(archive_and_report(
-                file.opened.path, self.landing, self.archive, self.batch_id, self.progress, self.total))
+            actions.append(archive_and_report(file.opened, self.batch_id, self.progress, self.total))
         self._reset()
         for action in actions:
             action()
@@ -167,34 +165,16 @@ class CommitGroup:
 
 
 def archive_and_report(
-    path: Path, landing: Path, archive: Path, batch_id: str, progress: ProgressCallback | None,
-    total: IngestCounts,
+    opened: OpenedFile, batch_id: str, progress: ProgressCallback | None, total: IngestCounts,
 ) -> Callable[[], None]:
     snapshot = copy.deepcopy(total)
 
     def run() -> None:
-        _archive(path, landing, archive, batch_id)
+        opened.archive(batch_id)
         if progress is not None:
-            progress(path, snapshot)
+            progress(opened.path, snapshot)
 
     return run
-
-
-def display_name(path: Path, landing: Path) -> str:
-    try:
-        return str(path.relative_to(landing))
-    except ValueError:
-        return str(path)
-
-
-def _archive(path: Path, landing: Path, archive: Path, batch_id: str) -> None:
-    try:
-        relative = path.relative_to(landing)
-    except ValueError:
-        return
-    target = archive / datetime.now(UTC).strftime("%Y-%m-%d") / batch_id / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(path), target)
 
 
 def record_file(
@@ -209,7 +189,7 @@ def record_file(
     connection.execute(
         "INSERT INTO ingested_files (file_sha256, file_name, file_bytes, records, ingested, duplicates, "
         "quarantined, batch_id, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())",
-        [file.opened.sha256, file.name, file.opened.path.stat().st_size, counts.records, counts.ingested,
+        [file.opened.sha256, file.name, file.opened.size, counts.records, counts.ingested,
          counts.duplicates, counts.quarantined, batch_id],
     )
 

@@ -11,23 +11,37 @@ day instead of many small ones. A group that meets another writer's commit runs 
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import shutil
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import duckdb
 import pyarrow as pa
 
 from audit_pipeline.hashing import file_sha256
-from audit_pipeline.storage.commit_group import CommitGroup, FileProblem, OpenedFile, PendingFile, display_name
+from audit_pipeline.storage.commit_group import CommitGroup, FileProblem, OpenedFile, PendingFile
 from audit_pipeline.storage.database import retrying
 from audit_pipeline.storage.ingest_counts import IngestCounts, ProgressCallback
 from audit_pipeline.storage.ingest_sql import FILE_NUMBER_SHIFT, JSON_ARRAY_ELEMENTS_SQL
 from audit_pipeline.storage.landing_files import RAW_LINES_SCHEMA, LandingFile, is_landing_file, read_ahead
 
-__all__ = ["IngestCounts", "ProgressCallback", "ingest_files", "ingest_landing", "pending_landing_files"]
+__all__ = ["IngestCounts", "LandingItem", "ProgressCallback", "ingest_items", "ingest_landing", "local_items",
+           "pending_landing_files"]
+
+
+@dataclass(frozen=True)
+class LandingItem:
+    """One file waiting for ingestion: a file of the landing folder, or an object under an S3 landing prefix."""
+
+    path: PurePath  # the local file, or the object's key
+    name: str  # as ingested_files and the quarantine record it
+    archive: Callable[[str], None]  # moves it out of the landing area once committed, given the batch id
+    read: Callable[[], bytes] | None = None  # the object's bytes; None: `path` is read from disk
 
 
 def pending_landing_files(landing: Path) -> list[Path]:
@@ -36,6 +50,30 @@ def pending_landing_files(landing: Path) -> list[Path]:
         return []
     files = [p for p in landing.rglob("*") if p.is_file() and is_landing_file(p)]
     return sorted(files, key=lambda p: (p.stat().st_mtime_ns, str(p)))
+
+
+def local_items(paths: Iterable[Path], landing: Path, archive: Path) -> list[LandingItem]:
+    """Files to ingest; those inside `landing` move below `archive/<day>/<batch>/` after their commit."""
+    items = []
+    for path in paths:
+        try:
+            relative: Path | None = path.relative_to(landing)
+        except ValueError:
+            relative = None
+        name = str(relative) if relative is not None else str(path)
+        items.append(LandingItem(path, name, _archiver(path, relative, archive)))
+    return items
+
+
+def _archiver(path: Path, relative: Path | None, archive: Path) -> Callable[[str], None]:
+    def move(batch_id: str) -> None:
+        if relative is None:
+            return
+        target = archive / datetime.now(UTC).strftime("%Y-%m-%d") / batch_id / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(path), target)
+
+    return move
 
 
 def ingest_landing(
@@ -57,14 +95,23 @@ def ingest_files(
     *,
     progress: ProgressCallback | None = None,
 ) -> IngestCounts:
+    return ingest_items(connection, local_items(paths, landing, archive), progress=progress)
+
+
+def ingest_items(
+    connection: duckdb.DuckDBPyConnection,
+    items: Iterable[LandingItem],
+    *,
+    progress: ProgressCallback | None = None,
+) -> IngestCounts:
     batch_id = uuid.uuid4().hex
     started = datetime.now(UTC)
     total = IngestCounts()
-    group = CommitGroup(connection, batch_id, landing, archive, progress, total)
+    group = CommitGroup(connection, batch_id, progress, total)
     try:
         # Reading, hashing and splitting the next file overlaps with DuckDB working on the current one.
-        for opened in read_ahead(map(open_landing_file, paths, itertools.count())):
-            pending = PendingFile(opened, display_name(opened.path, landing))
+        for opened in read_ahead(map(open_landing_item, items, itertools.count())):
+            pending = PendingFile(opened, opened.name)
             if group.holds(opened.sha256) or connection.execute(
                 "SELECT 1 FROM ingested_files WHERE file_sha256 = ?", [opened.sha256]
             ).fetchone():
@@ -92,12 +139,19 @@ def ingest_files(
     return total
 
 
-def open_landing_file(path: Path, number: int) -> OpenedFile:
-    landing_file = LandingFile(path, line_base=number << FILE_NUMBER_SHIFT)
+def open_landing_item(item: LandingItem, number: int) -> OpenedFile:
+    if item.read is None:
+        local = Path(item.path)
+        landing_file = LandingFile(local, line_base=number << FILE_NUMBER_SHIFT)
+        sha256, size = file_sha256(local), local.stat().st_size
+    else:
+        content = item.read()
+        landing_file = LandingFile(item.path, line_base=number << FILE_NUMBER_SHIFT, content=content)
+        sha256, size = hashlib.sha256(content).hexdigest(), len(content)
     batches = landing_file.batches()
     first = next(batches, None)
     chunks = itertools.chain([] if first is None else [first], batches)
-    return OpenedFile(path, file_sha256(path), number, landing_file, chunks)
+    return OpenedFile(item.path, item.name, size, sha256, number, landing_file, chunks, item.archive)
 
 
 def stage_json_array(group: CommitGroup, file: PendingFile, document: pa.Table) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import PurePath
 
 
 @dataclass
@@ -37,4 +37,4 @@ class IngestCounts:
         return asdict(self)
 
 
-ProgressCallback = Callable[[Path, IngestCounts], None]
+ProgressCallback = Callable[[PurePath, IngestCounts], None]

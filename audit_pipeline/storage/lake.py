@@ -119,7 +119,7 @@ def sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def s3_secret_sql() -> str:
+def s3_secret_sql(name: str = "lake_s3", *, scope: str | None = None) -> str:
     """A DuckDB S3 secret from the standard AWS settings (boto3's chain), honouring AWS_ENDPOINT_URL."""
     import boto3
 
@@ -138,7 +138,9 @@ def s3_secret_sql() -> str:
         parts = urlsplit(endpoint)
         options += [f"ENDPOINT {sql_literal(parts.netloc)}", "URL_STYLE 'path'",
                     f"USE_SSL {'true' if parts.scheme == 'https' else 'false'}"]
-    return f"CREATE OR REPLACE SECRET lake_s3 ({', '.join(options)})"
+    if scope:
+        options.append(f"SCOPE {sql_literal(scope)}")
+    return f"CREATE OR REPLACE SECRET {name} ({', '.join(options)})"
 
 
 def _prepare_sqlite_catalog(path: Path) -> None:

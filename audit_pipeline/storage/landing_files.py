@@ -6,12 +6,13 @@ over a whole document (JSON array), and says what went wrong with the file itsel
 
 from __future__ import annotations
 
+import io
 import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TypeVar
+from pathlib import Path, PurePath
+from typing import BinaryIO, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -40,7 +41,7 @@ def read_ahead(items: Iterator[T]) -> Iterator[T]:
             yield item
 
 
-def is_landing_file(path: Path) -> bool:
+def is_landing_file(path: PurePath) -> bool:
     name = path.name.lower()
     if name.startswith("."):
         return False
@@ -61,16 +62,24 @@ class FileProblem:
 
 @dataclass
 class LandingFile:
-    """A landing file opened for reading; `problems` fills while `batches()` is consumed."""
+    """A landing file opened for reading; `problems` fills while `batches()` is consumed.
 
-    path: Path
+    `path` is a local file, or the key of an object whose bytes were read into `content`."""
+
+    path: PurePath
     problems: list[FileProblem] = field(default_factory=list)
     is_json_array: bool = False
     # Added to every line number of the batches (not of `problems`), so lines of several files can share a table.
     line_base: int = 0
+    content: bytes | None = None
+
+    def _open(self) -> BinaryIO:
+        if self.content is not None:
+            return io.BytesIO(self.content)
+        return Path(self.path).open("rb")
 
     def _blocks(self) -> Iterator[bytes]:
-        with self.path.open("rb") as handle:
+        with self._open() as handle:
             if not self.path.name.lower().endswith(".gz"):
                 yield from iter(lambda: handle.read(READ_BLOCK_BYTES), b"")
                 return
