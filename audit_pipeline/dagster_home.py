@@ -9,6 +9,7 @@ history, schedule ticks, run queues and pool slots.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -46,8 +47,10 @@ class DagsterSettingError(ValueError):
     """AUDIT_PIPELINE_DAGSTER_PG cannot be turned into a Dagster storage setting."""
 
 
-def _yaml_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _yaml_value(value: str | int) -> str:
+    if isinstance(value, int):
+        return str(value)
+    return json.dumps(value)  # a JSON string is a YAML double-quoted scalar
 
 
 def postgres_dagster_yaml(url: str) -> str:
@@ -57,17 +60,17 @@ def postgres_dagster_yaml(url: str) -> str:
         raise DagsterSettingError(
             f"{DAGSTER_PG_ENV} must look like postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE, not {url!r}"
         )
-    fields = {
+    fields: dict[str, str | int] = {
         "username": unquote(parts.username or "postgres"),
         "hostname": parts.hostname,
-        "port": str(parts.port or 5432),
+        "port": parts.port or 5432,
         "db_name": unquote(parts.path.strip("/")),
         # SQLAlchemy 2.1 no longer picks psycopg2 for a bare postgresql:// URL.
         "scheme": "postgresql+psycopg2",
     }
     if parts.password:
         fields["password"] = unquote(parts.password)
-    database = "".join(f"      {key}: {_yaml_string(value)}\n" for key, value in fields.items())
+    database = "".join(f"      {key}: {_yaml_value(value)}\n" for key, value in fields.items())
     return (GENERATED_HEADER + _COMMON.format(pool_limit=SHARED_POOL_LIMIT)
             + "storage:\n  postgres:\n    postgres_db:\n" + database)
 

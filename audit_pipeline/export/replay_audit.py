@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from audit_pipeline.domain.events import SYSTEM_LOG_TYPE, AuditEvent
 from audit_pipeline.export.replay import ReplayResult
 from audit_pipeline.settings import Paths
-from audit_pipeline.storage.landing_writer import land_file
+from audit_pipeline.storage.landing_writer import land_event_file
 
 REPLAY_ACTION = "Audit Log Replay"
 LANDING_SUBFOLDER = "export-replays"
@@ -33,5 +33,5 @@ def replay_event(result: ReplayResult, *, run_id: str, at: datetime | None = Non
 
 def land_replay_event(paths: Paths, event: AuditEvent) -> None:
     """Completed outside the landing folder and renamed in, so ingestion never sees half a file."""
-    land_file(paths.landing / LANDING_SUBFOLDER, paths.export_staging / "replay-events", f"{event.event_id}.jsonl",
-              event.model_dump_json(exclude_none=True) + "\n")
+    land_event_file(paths.landing, LANDING_SUBFOLDER, paths.export_staging / "replay-events",
+                    f"{event.event_id}.jsonl", event.model_dump_json(exclude_none=True) + "\n")

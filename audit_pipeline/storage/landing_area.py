@@ -16,7 +16,7 @@ from audit_pipeline.storage.ingest import (
     local_items,
     pending_landing_files,
 )
-from audit_pipeline.storage.landing_batches import reads_waiting_reason
+from audit_pipeline.storage.landing_batches import READS_SUBFOLDER, waiting_reason
 from audit_pipeline.storage.s3_landing import S3Landing, S3Object, landing_items, pending_objects
 
 
@@ -26,6 +26,7 @@ class Pending:
 
     files: list[Path]
     objects: list[S3Object]
+    s3: S3Landing | None = None
 
     def __bool__(self) -> bool:
         return bool(self.files or self.objects)
@@ -42,14 +43,18 @@ class Pending:
 
     def waiting_reason(self, landing: Path, *, now: float) -> str | None:
         """Why an ingestion run should not start yet (only a few recent audited reads wait); None to start."""
-        if self.objects:
-            return None
-        return reads_waiting_reason(self.files, landing, now=now)
+        reads = landing / READS_SUBFOLDER
+        entries = [(path.is_relative_to(reads), path.stat().st_mtime) for path in self.files]
+        if self.s3 is not None:
+            object_reads = f"{self.s3.prefix}{READS_SUBFOLDER}/"
+            entries += [(entry.key.startswith(object_reads), entry.last_modified.timestamp())
+                        for entry in self.objects]
+        return waiting_reason(entries, now=now)
 
 
 def pending(landing: Path, s3: S3Landing | None, client: Any | None) -> Pending:
     objects = pending_objects(client, s3) if s3 is not None and client is not None else []
-    return Pending(pending_landing_files(landing), objects)
+    return Pending(pending_landing_files(landing), objects, s3)
 
 
 def ingest_landing_area(

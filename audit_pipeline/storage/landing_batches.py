@@ -24,12 +24,16 @@ def reads_waiting_reason(pending: Sequence[Path], landing: Path, *, now: float) 
     `now` is a POSIX time, compared with the files' modification times.
     """
     reads = landing / READS_SUBFOLDER
-    if not pending or any(not path.is_relative_to(reads) for path in pending):
+    return waiting_reason([(path.is_relative_to(reads), path.stat().st_mtime) for path in pending], now=now)
+
+
+def waiting_reason(pending: Sequence[tuple[bool, float]], *, now: float) -> str | None:
+    """The rule on (is an audited read, modified at POSIX time) pairs, for files and S3 objects alike."""
+    if not pending or any(not is_read for is_read, _ in pending):
         return None
     if len(pending) >= READS_BATCH_FILES:
         return None
-    oldest = min(path.stat().st_mtime for path in pending)
-    waited = now - oldest
+    waited = now - min(modified for _, modified in pending)
     if waited >= READS_MAX_WAIT.total_seconds():
         return None
     return (f"only {len(pending)} audited read(s) waiting; they are ingested with the next landed file, "

@@ -11,6 +11,7 @@ recognised by its SHA-256, skipped and moved by the next run.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -72,11 +73,23 @@ def landing_from_env() -> S3Landing | None:
     return parse_landing(value) if value else None
 
 
+_CLIENT_SETTINGS = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_PROFILE",
+                    "AWS_DEFAULT_REGION", "AWS_REGION")
+
+
 def s3_client() -> Any:
-    """A client from boto3's standard settings (credentials chain, AWS_ENDPOINT_URL, AWS_DEFAULT_REGION)."""
+    """A client from boto3's standard settings (credentials chain, AWS_ENDPOINT_URL, AWS_DEFAULT_REGION).
+
+    Kept per process for the settings it was made with: making one costs tens of milliseconds, and the web
+    server lands one object per audited read."""
+    return _client_for(tuple(os.environ.get(name, "") for name in _CLIENT_SETTINGS))
+
+
+@functools.lru_cache(maxsize=4)
+def _client_for(settings: tuple[str, ...]) -> Any:
     import boto3
 
-    return boto3.client("s3")
+    return boto3.session.Session().client("s3")
 
 
 def pending_objects(client: Any, landing: S3Landing) -> list[S3Object]:

@@ -1,8 +1,8 @@
 """Every view, search and download of audit logs becomes an audit event of the viewer's org.
 
 The web server never writes the lake (a page view must not wait for a writer): each read is written as a
-one-line NDJSON file into the landing folder, where the landing sensor ingests it like any other event. The
-file is completed outside the landing folder and renamed in, so ingestion never sees half a file.
+one-line NDJSON file into the landing area (the landing folder, or the S3 landing prefix when one is set),
+where the landing sensor ingests it like any other event. Ingestion never sees half a file.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from audit_pipeline.access import User
 from audit_pipeline.domain.catalogue import READ_ACTIONS, READS_LOG_TYPE
 from audit_pipeline.domain.events import IP_PATTERN, MAX_TEXT_CHARS, AuditEvent, utc_now
 from audit_pipeline.storage.landing_batches import READS_SUBFOLDER
-from audit_pipeline.storage.landing_writer import land_file
+from audit_pipeline.storage.landing_writer import land_event_file
 
 AUDIT_LOG_TYPE = READS_LOG_TYPE
 LOGS_VIEWED, LOGS_SEARCHED, LOGS_DOWNLOADED = READ_ACTIONS
@@ -43,7 +43,8 @@ class ReadAuditLog:
 
     def __init__(self, landing: Path, staging: Path, clock: Callable[[], datetime] = utc_now, *,
                  subfolder: str = LANDING_SUBFOLDER, id_prefix: str = "read") -> None:
-        self._target = landing / subfolder
+        self._landing = landing
+        self._subfolder = subfolder
         self._id_prefix = id_prefix
         self._clock = clock
         self._staging = staging
@@ -69,7 +70,8 @@ class ReadAuditLog:
         )
         name = f"{occurred_at:%Y%m%dT%H%M%S}-{os.getpid()}-{next(self._sequence)}-{event.event_id[-32:-20]}.jsonl"
         try:
-            land_file(self._target, self._staging, name, event.model_dump_json(exclude_none=True) + "\n")
+            land_event_file(self._landing, self._subfolder, self._staging, name,
+                            event.model_dump_json(exclude_none=True) + "\n")
         except OSError as error:
             raise ReadNotRecordedError(f"could not record this read in the audit log: {error}") from error
         return event
