@@ -33,6 +33,7 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 KILL_POINT_ENV = "AUDIT_PIPELINE_TEST_KILL_POINT"
 KILL_BEFORE_BOOKKEEPING = "before-bookkeeping"
 KILL_AFTER_FIRST_PART = "after-first-part"
+KILL_AFTER_FIRST_ARCHIVE = "after-first-archive"
 CHILD_WAIT_SECONDS = 300.0
 REPEAT_PAUSE_SECONDS = 0.3
 
@@ -220,6 +221,21 @@ def install_kill_hook() -> None:
             _die()
 
         S3Destination.put_file = upload_then_die  # type: ignore[method-assign]
+    elif point == KILL_AFTER_FIRST_ARCHIVE:
+        from audit_pipeline.storage import commit_group
+
+        archive_and_report = commit_group.archive_and_report
+
+        def archive_then_die(*args: Any, **kwargs: Any) -> Any:
+            action = archive_and_report(*args, **kwargs)
+
+            def run() -> None:
+                action()
+                _die()  # the group committed and its first file left the landing area; the rest did not
+
+            return run
+
+        commit_group.archive_and_report = archive_then_die  # type: ignore[assignment]
     elif point:
         raise ValueError(f"unknown {KILL_POINT_ENV}: {point!r}")
 
