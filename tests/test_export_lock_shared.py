@@ -1,0 +1,64 @@
+"""One export of a config at a time across machines on a PostgreSQL catalog; different configs side by side.
+
+A machine here is a process with a home folder of its own: the only thing it shares with the test is the
+PostgreSQL server, so the lock must live there.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from audit_pipeline.assets.export import EXPORT_CONFIG_TAG
+from audit_pipeline.dagster_home import DAGSTER_PG_ENV, ensure_dagster_home
+from audit_pipeline.export.locking import ExportAlreadyRunningError, export_lock
+from audit_pipeline.settings import HOME_ENV, Paths
+from tests.fault_helpers import child_environment, child_processes, start_python
+from tests.postgres_server import PostgresServer, postgres_catalog, postgres_server  # noqa: F401 - fixtures
+
+HOLD = ("import sys, time; from audit_pipeline.export.locking import export_lock; "
+        "from audit_pipeline.settings import paths_from_env\n"
+        "with export_lock(paths_from_env(), sys.argv[1]):\n"
+        "    print('held', flush=True); time.sleep(600)")
+
+
+def test_a_config_exports_on_one_machine_at_a_time_and_a_killed_holder_frees_it(
+    paths: Paths, postgres_catalog: str, tmp_path: Path,  # noqa: F811
+) -> None:
+    with child_processes() as started:
+        other_machine = start_python(HOLD, ["acme-prod"], child_environment(**{HOME_ENV: str(tmp_path / "b")}))
+        started.append(other_machine)
+        assert other_machine.stdout is not None and other_machine.stdout.readline().strip() == "held"
+
+        with pytest.raises(ExportAlreadyRunningError, match="on this or another machine"), \
+                export_lock(paths, "acme-prod"):
+            pass
+        with export_lock(paths, "globex-prod"):
+            pass  # another config is not held up
+
+        other_machine.send_signal(signal.SIGKILL)
+        other_machine.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while True:  # the server ends the dead process's session, and its lock with it
+        try:
+            with export_lock(paths, "acme-prod"):
+                break
+        except ExportAlreadyRunningError:
+            assert time.monotonic() < deadline, "the killed holder's lock was never released"
+            time.sleep(0.1)
+
+
+def test_the_shared_dagster_instance_queues_one_run_per_config(
+    paths: Paths, postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+) -> None:
+    monkeypatch.setenv(DAGSTER_PG_ENV, postgres_server.create_database())
+    ensure_dagster_home(paths)
+    with dg.DagsterInstance.get() as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits  # type: ignore[union-attr]
+        assert {"key": EXPORT_CONFIG_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 2
