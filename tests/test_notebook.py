@@ -21,6 +21,8 @@ from audit_pipeline.generator.run import generate_events
 from audit_pipeline.settings import Paths
 from audit_pipeline.storage.database import writer
 from audit_pipeline.storage.ingest import ingest_landing
+from audit_pipeline.storage.lake import CATALOG_ENV
+from tests.postgres_server import PostgresServer, postgres_server  # noqa: F401 - fixture
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "investigate.ipynb"
 KERNEL = "python3"
@@ -59,8 +61,17 @@ def _text_outputs(cell: Any) -> str:
     return "\n".join(parts)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The lake's catalog kind: the home's SQLite file, or a database on the tests' PostgreSQL server."""
+    if request.param == "postgresql":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        monkeypatch.setenv(CATALOG_ENV, server.create_database())
+    return str(request.param)
+
+
 @pytest.mark.slow
-def test_notebook_runs_and_shows_the_expected_totals(paths: Paths) -> None:
+def test_notebook_runs_and_shows_the_expected_totals(paths: Paths, catalog: str) -> None:
     _kernel_uses_this_interpreter()
     failed_logins = _populate(paths)
     notebook = nbformat.read(NOTEBOOK, as_version=4)
