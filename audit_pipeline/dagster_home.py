@@ -28,7 +28,7 @@ concurrency:
   pools:
     default_limit: {pool_limit}
   runs:
-    tag_concurrency_limits:
+{max_runs}    tag_concurrency_limits:
       - key: "audit_pipeline/export_config"
         value:
           applyLimitPerUniqueValue: true
@@ -36,11 +36,13 @@ concurrency:
 """
 
 # One machine: the lake's SQLite catalog takes one writer at a time, so the `duckdb` pool holds one slot.
-DAGSTER_YAML = _COMMON.format(pool_limit=1)
+DAGSTER_YAML = _COMMON.format(pool_limit=1, max_runs="")
 
 # Shared: writers on a PostgreSQL catalog commit side by side (a conflicting commit runs again), so two ingestion
 # runs may hold the pool at once; exports are outside the pool and limited to one run per config by their tag.
 SHARED_POOL_LIMIT = 2
+# Exports of many configs fall due at the same full hour; each is a run of its own.
+SHARED_MAX_CONCURRENT_RUNS = 20
 
 
 class DagsterSettingError(ValueError):
@@ -71,7 +73,8 @@ def postgres_dagster_yaml(url: str) -> str:
     if parts.password:
         fields["password"] = unquote(parts.password)
     database = "".join(f"      {key}: {_yaml_value(value)}\n" for key, value in fields.items())
-    return (GENERATED_HEADER + _COMMON.format(pool_limit=SHARED_POOL_LIMIT)
+    return (GENERATED_HEADER + _COMMON.format(pool_limit=SHARED_POOL_LIMIT,
+                                                   max_runs=f"    max_concurrent_runs: {SHARED_MAX_CONCURRENT_RUNS}\n")
             + "storage:\n  postgres:\n    postgres_db:\n" + database)
 
 

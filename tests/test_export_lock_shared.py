@@ -59,6 +59,9 @@ def test_the_shared_dagster_instance_queues_one_run_per_config(
     ensure_dagster_home(paths)
     with dg.DagsterInstance.get() as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-        limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits  # type: ignore[union-attr]
-        assert {"key": EXPORT_CONFIG_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
-        assert instance.get_concurrency_config().pool_config.default_pool_limit == 2
+        concurrency = instance.get_concurrency_config()
+        queue = concurrency.run_queue_config
+        assert queue is not None and queue.max_concurrent_runs == 20, "many configs' exports due at one hour"
+        assert {"key": EXPORT_CONFIG_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1} \
+            in queue.tag_concurrency_limits
+        assert concurrency.pool_config.default_pool_limit == 2
