@@ -34,6 +34,9 @@ KILL_POINT_ENV = "AUDIT_PIPELINE_TEST_KILL_POINT"
 KILL_BEFORE_BOOKKEEPING = "before-bookkeeping"
 KILL_AFTER_FIRST_PART = "after-first-part"
 KILL_AFTER_FIRST_ARCHIVE = "after-first-archive"
+# A folder: each child with this set waits, before its first ingestion commit, until this many children wait.
+COMMIT_BARRIER_ENV = "AUDIT_PIPELINE_TEST_COMMIT_BARRIER"
+COMMIT_BARRIER_PARTIES = 2
 CHILD_WAIT_SECONDS = 300.0
 REPEAT_PAUSE_SECONDS = 0.3
 
@@ -240,11 +243,35 @@ def install_kill_hook() -> None:
         raise ValueError(f"unknown {KILL_POINT_ENV}: {point!r}")
 
 
+def install_commit_barrier() -> None:
+    """In a child: meet the other children at COMMIT_BARRIER_ENV before the first ingestion commit, so that
+    every one of them has read the same landing files before any commits them."""
+    folder = os.environ.get(COMMIT_BARRIER_ENV, "")
+    if not folder:
+        return
+    from audit_pipeline.storage.commit_group import CommitGroup
+
+    commit = CommitGroup._commit
+    waited: list[bool] = []
+
+    def meet_then_commit(self: CommitGroup) -> Any:
+        if not waited:
+            waited.append(True)
+            Path(folder, str(os.getpid())).touch()
+            deadline = time.monotonic() + CHILD_WAIT_SECONDS
+            while len(os.listdir(folder)) < COMMIT_BARRIER_PARTIES and time.monotonic() < deadline:
+                time.sleep(0.05)
+        return commit(self)
+
+    CommitGroup._commit = meet_then_commit  # type: ignore[method-assign]
+
+
 def cli_child_main() -> None:
     """Entry point of a child: `python -c ... <cli args>`."""
     from audit_pipeline.cli.main import main
 
     install_kill_hook()
+    install_commit_barrier()
     raise SystemExit(main(sys.argv[1:]))
 
 

@@ -14,14 +14,17 @@ from audit_pipeline.cli.main import main
 from audit_pipeline.local_aws import EXPORTER_USER, LocalAwsSandbox
 from audit_pipeline.resources.store import AuditStore
 from audit_pipeline.schedules.landing_sensor import landing_sensor
-from audit_pipeline.settings import Paths
+from audit_pipeline.settings import HOME_ENV, Paths
 from audit_pipeline.storage.database import reader
+from audit_pipeline.storage.lake import CATALOG_ENV, DATA_ENV
 from audit_pipeline.storage.s3_landing import LANDING_ENV
 from tests.aws_sandbox import aws_sandbox  # noqa: F401 - fixture
 from tests.conftest import event, pipeline_resources
+from tests.fault_helpers import COMMIT_BARRIER_ENV, child_environment, child_processes, start_python
 
 BUCKET = "audit-landing"
 PREFIX = "feeds/acme/"
+CLI = "from tests.fault_helpers import cli_child_main; cli_child_main()"
 
 
 def _allow_the_pipeline_its_landing_bucket(sandbox: LocalAwsSandbox) -> None:
@@ -111,3 +114,41 @@ def test_an_unusable_landing_setting_is_one_line(
     assert main(["ingest"]) == 2
     error = capsys.readouterr().err.strip()
     assert error.count("\n") == 0 and "AUDIT_PIPELINE_LANDING must look like s3://bucket/prefix/" in error
+
+
+def test_two_machines_over_the_same_prefix_at_once_store_and_record_each_object_once(
+    paths: Paths, aws_sandbox: LocalAwsSandbox, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+) -> None:
+    _allow_the_pipeline_its_landing_bucket(aws_sandbox)
+    monkeypatch.setenv(LANDING_ENV, f"s3://{BUCKET}/{PREFIX}")
+    sent = set()
+    for f in range(6):
+        records = [event(f"f{f}-{n}", org_id=("acme", "globex")[n % 2]) for n in range(300)]
+        sent |= {r["event_id"] for r in records}
+        _put(aws_sandbox, f"{PREFIX}{f}.jsonl", _lines(records))  # type: ignore[arg-type]
+
+    # Two machines (homes and Dagster instances of their own) on one lake: one Dagster instance would run the
+    # two ingestions one after the other (its `duckdb` pool has one slot).
+    shared = paths.home.parent / "shared"
+    monkeypatch.setenv(CATALOG_ENV, str(shared / "catalog.sqlite"))
+    monkeypatch.setenv(DATA_ENV, str(shared / "lake"))
+    barrier = paths.home.parent / "barrier"
+    barrier.mkdir()
+    with child_processes() as started:
+        # Both runs list and read every object before either commits, as two machines' runs can.
+        runs = [start_python(CLI, ["ingest", "--format", "json"], child_environment(**{
+            COMMIT_BARRIER_ENV: str(barrier), HOME_ENV: str(paths.home.parent / machine),
+            "DAGSTER_HOME": str(paths.home.parent / machine / "dagster")})) for machine in ("a", "b")]
+        started += runs
+        outcomes = [run.communicate(timeout=300) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], [err[-2000:] for _, err in outcomes]
+
+    with reader(paths) as connection:
+        stored = [r[0] for r in connection.execute("SELECT event_id FROM events").fetchall()]
+        recorded = connection.execute(
+            "SELECT count(*), count(DISTINCT file_sha256) FROM ingested_files").fetchone()
+    assert sorted(stored) == sorted(sent), "every event stored once"
+    assert recorded == (6, 6), "every object recorded once, whichever run committed it"
+    assert not aws_sandbox.list_keys(BUCKET, PREFIX), "and archived"
+    counts = [json.loads(out) for out, _ in outcomes]
+    assert sorted(c["ingested"] for c in counts) == [0, len(sent)], "the run that committed second stored nothing"

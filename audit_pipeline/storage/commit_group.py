@@ -155,7 +155,10 @@ class CommitGroup:
                 counts[problem.file.opened.number].add(IngestCounts(
                     records=1, quarantined=1, quarantine_reasons={problem.code: 1}))
             for file, ingested in self.done:
-                if ingested:
+                # Another run may have committed the same file since it was looked up (two runs over one
+                # landing prefix): its events came back as duplicates above, and it is recorded once.
+                if ingested and not connection.execute(
+                        "SELECT 1 FROM ingested_files WHERE file_sha256 = ?", [file.opened.sha256]).fetchone():
                     record_file(connection, file, counts[file.opened.number], self.batch_id)
             connection.execute("COMMIT")
         except BaseException:

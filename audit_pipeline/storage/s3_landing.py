@@ -124,7 +124,13 @@ def _item(reader: duckdb.DuckDBPyConnection, client: Any, landing: S3Landing, ke
 
     def archive(batch_id: str) -> None:
         target = landing.archive_key(key, batch_id)
-        client.copy_object(Bucket=landing.bucket, Key=target, CopySource={"Bucket": landing.bucket, "Key": key})
+        try:
+            client.copy_object(Bucket=landing.bucket, Key=target,
+                               CopySource={"Bucket": landing.bucket, "Key": key})
+        except client.exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return  # a run that ingested the same object at the same time archived it first
+            raise
         client.delete_object(Bucket=landing.bucket, Key=key)
 
     return LandingItem(PurePosixPath(key), url, archive, read)

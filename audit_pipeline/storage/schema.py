@@ -8,6 +8,8 @@ changed, so it is never re-partitioned and never updated.
 
 from __future__ import annotations
 
+import contextlib
+
 import duckdb
 
 EVENT_COLUMNS = (
@@ -215,5 +217,8 @@ def migrate(connection: duckdb.DuckDBPyConnection) -> None:
             connection.execute("INSERT INTO schema_migrations VALUES (?, now())", [version])
         connection.execute("COMMIT")
     except BaseException:
-        connection.execute("ROLLBACK")
+        # A failed COMMIT (another migrator won) has ended the transaction already: the caller must see its
+        # conflict, which it retries, not ROLLBACK's "no transaction is active".
+        with contextlib.suppress(duckdb.Error):
+            connection.execute("ROLLBACK")
         raise
