@@ -59,6 +59,9 @@ def failure_message(result: dg.ExecuteInProcessResult) -> str:
             error = event.step_failure_data.error
             cause = error.cause.message.strip() if error.cause else ""
             return f"step {event.step_key} failed: {error.message.strip()} {cause}".strip()
+    for event in result.all_events:
+        if event.event_type == dg.DagsterEventType.RUN_FAILURE and event.message:
+            return f"Dagster run {result.run_id} failed: {event.message.strip()}"
     return f"Dagster run {result.run_id} failed"
 
 

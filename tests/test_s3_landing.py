@@ -152,3 +152,19 @@ def test_two_machines_over_the_same_prefix_at_once_store_and_record_each_object_
     assert not aws_sandbox.list_keys(BUCKET, PREFIX), "and archived"
     counts = [json.loads(out) for out, _ in outcomes]
     assert sorted(c["ingested"] for c in counts) == [0, len(sent)], "the run that committed second stored nothing"
+
+
+def test_audited_reads_under_the_prefix_wait_for_company_like_files(
+    paths: Paths, aws_sandbox: LocalAwsSandbox, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+) -> None:
+    _allow_the_pipeline_its_landing_bucket(aws_sandbox)
+    monkeypatch.setenv(LANDING_ENV, f"s3://{BUCKET}/{PREFIX}")
+    for n in range(2):
+        _put(aws_sandbox, f"{PREFIX}audit-reads/read-{n}.jsonl", _lines([event(f"read-{n}", log_type="Audit",
+                                                                                action="Audit Logs Viewed")]))
+    with dg.instance_for_test() as instance:
+        alone = _sensor(paths, instance)
+        assert not alone.run_requests and "only 2 audited read(s) waiting" in str(alone.skip_reason)
+        _put(aws_sandbox, f"{PREFIX}data.jsonl", _lines([event("e1")]))
+        together = _sensor(paths, instance)
+        assert len(together.run_requests or []) == 1, "a data object brings the reads along"

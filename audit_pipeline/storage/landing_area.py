@@ -44,12 +44,15 @@ class Pending:
     def waiting_reason(self, landing: Path, *, now: float) -> str | None:
         """Why an ingestion run should not start yet (only a few recent audited reads wait); None to start."""
         reads = landing / READS_SUBFOLDER
-        entries = [(path.is_relative_to(reads), path.stat().st_mtime) for path in self.files]
-        if self.s3 is not None:
-            object_reads = f"{self.s3.prefix}{READS_SUBFOLDER}/"
-            entries += [(entry.key.startswith(object_reads), entry.last_modified.timestamp())
-                        for entry in self.objects]
-        return waiting_reason(entries, now=now)
+        object_reads = f"{self.s3.prefix}{READS_SUBFOLDER}/" if self.s3 is not None else None
+        is_read = [path.is_relative_to(reads) for path in self.files]
+        is_read += [object_reads is not None and entry.key.startswith(object_reads) for entry in self.objects]
+
+        def oldest() -> float:
+            return min([path.stat().st_mtime for path in self.files]
+                       + [entry.last_modified.timestamp() for entry in self.objects])
+
+        return waiting_reason(is_read, oldest, now=now)
 
 
 def pending(landing: Path, s3: S3Landing | None, client: Any | None) -> Pending:

@@ -9,7 +9,7 @@ meanwhile: the files stay in the landing folder until a run ingests them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,18 +24,18 @@ def reads_waiting_reason(pending: Sequence[Path], landing: Path, *, now: float) 
     `now` is a POSIX time, compared with the files' modification times.
     """
     reads = landing / READS_SUBFOLDER
-    return waiting_reason([(path.is_relative_to(reads), path.stat().st_mtime) for path in pending], now=now)
+    return waiting_reason([path.is_relative_to(reads) for path in pending],
+                          lambda: min(path.stat().st_mtime for path in pending), now=now)
 
 
-def waiting_reason(pending: Sequence[tuple[bool, float]], *, now: float) -> str | None:
-    """The rule on (is an audited read, modified at POSIX time) pairs, for files and S3 objects alike."""
-    if not pending or any(not is_read for is_read, _ in pending):
+def waiting_reason(is_read: Sequence[bool], oldest: Callable[[], float], *, now: float) -> str | None:
+    """The rule for files and S3 objects alike: whether each waiting item is an audited read, and the POSIX time
+    the oldest was written (asked only when it matters)."""
+    if not is_read or not all(is_read) or len(is_read) >= READS_BATCH_FILES:
         return None
-    if len(pending) >= READS_BATCH_FILES:
-        return None
-    waited = now - min(modified for _, modified in pending)
+    waited = now - oldest()
     if waited >= READS_MAX_WAIT.total_seconds():
         return None
-    return (f"only {len(pending)} audited read(s) waiting; they are ingested with the next landed file, "
+    return (f"only {len(is_read)} audited read(s) waiting; they are ingested with the next landed file, "
             f"or after {READS_MAX_WAIT.total_seconds() / 60:.0f} minutes ({waited:.0f}s so far) or "
             f"{READS_BATCH_FILES} reads")
