@@ -65,3 +65,30 @@ def test_the_shared_dagster_instance_queues_one_run_per_config(
         assert {"key": EXPORT_CONFIG_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1} \
             in queue.tag_concurrency_limits
         assert concurrency.pool_config.default_pool_limit == 2
+
+
+def test_ingestion_commits_on_two_machines_take_turns_and_a_dead_holder_passes_its_turn(
+    postgres_catalog: str,  # noqa: F811
+) -> None:
+    import threading
+
+    from audit_pipeline.storage.lake import postgres_conninfo
+    from audit_pipeline.storage.pg_locks import TurnTaker
+
+    conninfo = postgres_conninfo(postgres_catalog)
+    first, second = TurnTaker(conninfo, "ingestion-commit"), TurnTaker(conninfo, "ingestion-commit")
+    order: list[str] = []
+
+    def second_machine_commits() -> None:
+        with second.turn():
+            order.append("second")
+
+    with first.turn():
+        waiting = threading.Thread(target=second_machine_commits)
+        waiting.start()
+        waiting.join(timeout=1.0)
+        assert waiting.is_alive() and order == [], "the second machine waits while the first commits"
+        order.append("first")
+        first._drop()  # the first machine's connection ends (as when it is killed) in the middle of its turn
+        waiting.join(timeout=10)
+    assert order == ["first", "second"]

@@ -75,7 +75,8 @@ def audit_events(
 
     with store.writer() as connection:
         counts = ingest_landing_area(connection, paths.landing, paths.archive, s3,
-                                     landing_s3.get_client() if s3 is not None else None, progress=report)
+                                     landing_s3.get_client() if s3 is not None else None, progress=report,
+                                     lake=paths.lake)
         total = _scalar(connection.execute("SELECT count(*) FROM events").fetchone())
         first, last = counts.first_seq, counts.last_seq
         run = [first, last] if first is not None and last is not None else [0, -1]

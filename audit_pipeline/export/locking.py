@@ -9,16 +9,13 @@ the moment that connection ends, also when the process is killed.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from audit_pipeline.settings import Paths
+from audit_pipeline.storage import pg_locks
 from audit_pipeline.storage.lake import postgres_conninfo
-
-# The high half of every lock key the pipeline takes, so its keys cannot meet another application's.
-_LOCK_NAMESPACE = b"audit-pipeline/export:"
 
 
 class ExportAlreadyRunningError(RuntimeError):
@@ -28,12 +25,6 @@ class ExportAlreadyRunningError(RuntimeError):
 def _refused(name: str, where: str) -> ExportAlreadyRunningError:
     return ExportAlreadyRunningError(f"export {name!r} is already running in another process{where}; "
                                      "this run did nothing")
-
-
-def advisory_lock_key(name: str) -> int:
-    """A signed 64-bit key for `pg_try_advisory_lock`, stable across processes and machines."""
-    digest = hashlib.blake2b(_LOCK_NAMESPACE + name.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
 
 
 @contextmanager
@@ -64,21 +55,14 @@ def _file_lock(locks_folder: Path, name: str) -> Iterator[None]:
 
 @contextmanager
 def _advisory_lock(conninfo: str, name: str) -> Iterator[None]:
-    import psycopg2
-
-    key = advisory_lock_key(name)
-    connection = psycopg2.connect(conninfo, application_name=f"audit-pipeline export {name}"[:63])
+    lock = f"export:{name}"
+    connection = pg_locks.connect(conninfo, f"export {name}")
     try:
-        connection.autocommit = True
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", (key,))
-            row = cursor.fetchone()
-        if not row or not row[0]:
+        if not pg_locks.try_lock(connection, lock):
             raise _refused(name, " (on this or another machine)")
         try:
             yield
         finally:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            pg_locks.unlock(connection, lock)
     finally:
         connection.close()

@@ -7,8 +7,10 @@ already stored from an unfinished file come back as duplicates.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
@@ -70,9 +72,10 @@ class CommitGroup:
 
     def __init__(
         self, connection: duckdb.DuckDBPyConnection, batch_id: str, progress: ProgressCallback | None,
-        total: IngestCounts,
+        total: IngestCounts, turn: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
     ) -> None:
         self.connection = connection
+        self.turn = turn
         self.batch_id = batch_id
         self.progress = progress
         self.total = total
@@ -115,7 +118,7 @@ class CommitGroup:
     def store(self) -> None:
         """Store the staged lines, record the finished files, commit, then archive them."""
         if self.chunks or self.problems or any(ingested for _, ingested in self.done):
-            counts = retrying(self._commit, what="ingestion")
+            counts = retrying(self._commit_in_turn, what="ingestion")
             for file in self._files():
                 file.counts = counts[file.opened.number]
         actions = []
@@ -138,6 +141,13 @@ class CommitGroup:
         files.update((file.opened.number, file) for file, ingested in self.done if ingested)
         files.update((problem.file.opened.number, problem.file) for problem in self.problems)
         return list(files.values())
+
+    def _commit_in_turn(self) -> dict[int, IngestCounts]:
+        # Every group moves the one-row ingest_sequence, so two groups committing at once always conflict and
+        # the loser stores its lines again. Where writers on several machines share a catalog, they wait for
+        # their turn instead (`turn`); the reading, parsing and validating before it still overlap.
+        with self.turn():
+            return self._commit()
 
     def _commit(self) -> dict[int, IngestCounts]:
         """One try at the group's transaction; the files' counts as they stand after it."""

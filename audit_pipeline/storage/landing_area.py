@@ -16,6 +16,7 @@ from audit_pipeline.storage.ingest import (
     local_items,
     pending_landing_files,
 )
+from audit_pipeline.storage.lake import LakeLocation
 from audit_pipeline.storage.landing_batches import READS_SUBFOLDER, waiting_reason
 from audit_pipeline.storage.s3_landing import S3Landing, S3Object, landing_items, pending_objects
 
@@ -68,10 +69,11 @@ def ingest_landing_area(
     client: Any | None,
     *,
     progress: ProgressCallback | None = None,
+    lake: LakeLocation | None = None,
 ) -> IngestCounts:
-    """Ingest the landing folder's files, then the S3 prefix's objects, in one batch."""
+    """Ingest the landing folder's files, then the S3 prefix's objects, in one batch, into `lake`'s tables."""
     waiting = pending(landing, s3, client)
     items = local_items(waiting.files, landing, archive)
     if s3 is not None and waiting.objects:
         items += landing_items(connection, client, s3, waiting.objects)
-    return ingest_items(connection, items, progress=progress)
+    return ingest_items(connection, items, progress=progress, lake=lake)
