@@ -13,14 +13,13 @@ import dagster as dg
 
 from audit_pipeline.dagster_home import ensure_dagster_home
 from audit_pipeline.progress import PROGRESS_LOGGER
+from audit_pipeline.run_errors import PipelineRunError
 from audit_pipeline.settings import HOME_ENV, Paths
+
+__all__ = ["PipelineRunError", "RunOutcome", "execute_job", "materialization_metadata", "run_ingest_job"]
 
 # The CLI reports a failed run in one line of its own; Dagster's tracebacks stay in the run's logs.
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-
-
-class PipelineRunError(RuntimeError):
-    """A Dagster run failed; the message carries the failing step's error."""
 
 
 @dataclass(frozen=True)

@@ -92,3 +92,16 @@ def test_ingestion_commits_on_two_machines_take_turns_and_a_dead_holder_passes_i
         first._drop()  # the first machine's connection ends (as when it is killed) in the middle of its turn
         waiting.join(timeout=10)
     assert order == ["first", "second"]
+
+
+def test_a_catalog_password_never_reaches_an_error_message(paths: Paths) -> None:
+    import duckdb
+
+    from audit_pipeline.storage.lake import LakeLocation, instance, postgres_conninfo
+
+    secret = "s3cret pass'word"
+    url = f"postgresql://audit:{secret.replace(' ', '%20').replace(chr(39), '%27')}@127.0.0.1:9/audit_lake"
+    assert "password='s3cret pass\\'word'" in postgres_conninfo(url), "quoted for libpq"
+    with pytest.raises(duckdb.Error) as raised:
+        instance(LakeLocation(url, str(paths.home / "lake")), read_only=False)
+    assert "s3cret" not in str(raised.value) and "password=***" in str(raised.value)

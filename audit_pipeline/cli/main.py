@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from audit_pipeline.cli import export, generate, ingest, logs, migrate, quarantine, serve, users
 from audit_pipeline.cli.output import CliError
 from audit_pipeline.dagster_home import DagsterSettingError, check_dagster_setting
+from audit_pipeline.run_errors import PipelineRunError
 from audit_pipeline.storage.lake import LakeConfigError
 from audit_pipeline.storage.s3_landing import LandingConfigError, landing_from_env
 
@@ -51,6 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as error:
         sys.stderr.write(f"audit-pipeline: {error}\n")
         return error.exit_code
+    except PipelineRunError as error:
+        sys.stderr.write(f"audit-pipeline: {error} (its logs: the run in Dagster's run history)\n")
+        return 1
     except (LakeConfigError, LandingConfigError, DagsterSettingError) as error:
         sys.stderr.write(f"audit-pipeline: {error}\n")
         return 2

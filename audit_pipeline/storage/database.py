@@ -28,6 +28,8 @@ from audit_pipeline.storage.schema import LATEST_VERSION, applied_versions, migr
 # serialization failures, DuckDB's own write-write conflict. Each leaves the lake as it was.
 RETRYABLE_MARKERS = ("database is locked", "Transaction conflict", "write-write conflict", "could not serialize",
                      "deadlock detected", "Could not set lock")
+# Two machines creating a fresh lake's catalog tables at once: the loser finds them made the next time.
+CATALOG_RACE_MARKERS = ("Failed to initialize DuckLake", "already exists")
 DEFAULT_WAIT_SECONDS = 120.0
 T = TypeVar("T")
 
@@ -49,7 +51,11 @@ class MaintenanceInProgressError(RuntimeError):
 
 
 def is_retryable(error: BaseException) -> bool:
-    return isinstance(error, duckdb.Error) and any(marker in str(error) for marker in RETRYABLE_MARKERS)
+    if not isinstance(error, duckdb.Error):
+        return False
+    message = str(error)
+    return any(marker in message for marker in RETRYABLE_MARKERS) or all(
+        marker in message for marker in CATALOG_RACE_MARKERS)
 
 
 def retrying(attempt: Callable[[], T], *, wait_seconds: float = DEFAULT_WAIT_SECONDS, what: str = "write") -> T:

@@ -12,6 +12,7 @@ The extensions come from the `duckdb-ext-*` packages installed beside DuckDB and
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -79,7 +80,20 @@ def postgres_conninfo(url: str) -> str:
         settings["user"] = unquote(parts.username)
     if parts.password:
         settings["password"] = unquote(parts.password)
-    return " ".join(f"{key}={value}" for key, value in settings.items())
+    return " ".join(f"{key}={_conninfo_value(value)}" for key, value in settings.items())
+
+
+def _conninfo_value(value: str) -> str:
+    """A libpq value, quoted when it holds a space, a quote or a backslash (a password may)."""
+    if value and not any(c in value for c in " '\\"):
+        return value
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def redacted(text: str) -> str:
+    """`text` with any libpq or URL password in it replaced, for errors and logs."""
+    text = re.sub(r"password=('(?:[^'\\]|\\.)*'|\S+)", "password=***", text)
+    return re.sub(r"(postgres(?:ql)?://[^:@/\s]+):[^@/\s]*@", r"\1:***@", text)
 
 
 def location_for(home: Path) -> LakeLocation:
@@ -173,6 +187,10 @@ def _attach(location: LakeLocation, *, read_only: bool) -> duckdb.DuckDBPyConnec
             f"DATA_PATH {sql_literal(location.data_path)}",
             f"DATA_INLINING_ROW_LIMIT {0 if location.is_postgres else INLINING_ROW_LIMIT}"]
         instance.execute(f"ATTACH {sql_literal(location.attach_target())} AS {ALIAS} ({', '.join(options)})")
+    except duckdb.Error as error:
+        instance.close()
+        # DuckDB's message quotes the whole connection string, password included.
+        raise type(error)(redacted(str(error))) from None
     except BaseException:
         instance.close()
         raise
