@@ -30,7 +30,7 @@ import sqlite3
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -101,9 +101,14 @@ def copy_home(source: Path, target: Path) -> Paths:
     return Paths(target).ensure()
 
 
-def home_environment(home: Path) -> dict[str, str]:
-    """The environment of a pipeline process working on `home`, with its lake and Dagster inside it."""
+def home_environment(home: Path, lake_settings: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a pipeline process working on `home`, with its lake and Dagster inside it.
+
+    `lake_settings` (AUDIT_PIPELINE_CATALOG, AUDIT_PIPELINE_DATA) put its lake elsewhere instead: a lake that
+    several homes share, as the machines of a shared deployment do (`benchmarks.shared_lake`).
+    """
     environment = {key: value for key, value in os.environ.items() if key not in HOME_OVERRIDES}
+    environment.update(lake_settings or {})
     environment[HOME_ENV] = str(home)
     environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH")]))
     return environment
@@ -128,13 +133,17 @@ def set_ingest_sequence(connection: duckdb.DuckDBPyConnection) -> int:
 class Datasets:
     root: Path
 
-    def landing_files(self, events: int) -> list[Path]:
-        """NDJSON landing files with `events` events of 3 orgs over the 92 days before 2026-11-01."""
-        key = f"landing-e{events}-o{FEED_ORGS}-d{FEED_DAYS}-s{SEED}-{_fingerprint(PACKAGE_ROOT / 'generator')}"
+    def landing_files(self, events: int, *, orgs: int = FEED_ORGS, days: int = FEED_DAYS,
+                      seed: int = SEED) -> list[Path]:
+        """NDJSON landing files with `events` events of `orgs` orgs (3) over the `days` (92) before 2026-11-01.
+
+        Another seed gives another feed of the same shape: other event ids (drawn at random), other content.
+        """
+        key = f"landing-e{events}-o{orgs}-d{days}-s{seed}-{_fingerprint(PACKAGE_ROOT / 'generator')}"
 
         def build(folder: Path) -> None:
             progress(f"generating {events:,} events with the project's generator into {folder.name}")
-            generate_events(folder, events=events, orgs=FEED_ORGS, days=FEED_DAYS, seed=SEED, end=FEED_END,
+            generate_events(folder, events=events, orgs=orgs, days=days, seed=seed, end=FEED_END,
                             progress=lambda message: progress(f"  {message}"))
 
         folder = _build_once(self.root / key, build)
@@ -178,31 +187,26 @@ class Datasets:
 
         _build_once(self.ingested_home_path(events), build)
 
+    def history_home_path(self, events: int, *, orgs: int = FEED_ORGS) -> Path:
+        code = f"{synthetic.fingerprint()}{_fingerprint(PACKAGE_ROOT / 'storage' / 'schema.py')[:4]}"
+        return self.root / f"history-e{events}-o{orgs}-d{FEED_DAYS}-s{SEED}-{code}.home"
+
     def history_home(self, events: int, *, orgs: int = FEED_ORGS) -> Path:
         """A lake of `events` events of `orgs` orgs over the 92 days before 2026-11-01, written by DuckDB SQL."""
-        code = f"{synthetic.fingerprint()}{_fingerprint(PACKAGE_ROOT / 'storage' / 'schema.py')[:4]}"
-        key = f"history-e{events}-o{orgs}-d{FEED_DAYS}-s{SEED}-{code}.home"
-
         def build(home: Path) -> None:
             progress(f"writing a history of {events:,} events ({orgs} orgs) with DuckDB SQL into {home.name}")
-            start = FEED_END - timedelta(days=FEED_DAYS)
-            paths = Paths(home).ensure()
-            with database.writer(paths) as connection:
-                connection.execute("BEGIN")
-                for rows in synthetic.chunks(synthetic.EventRange(
-                    first=0, count=events, start=start, span=timedelta(days=FEED_DAYS), orgs=orgs, seed=SEED,
-                    seq_base=1,
-                )):
-                    synthetic.insert_events(connection, rows)
-                set_ingest_sequence(connection)
-                connection.execute("COMMIT")
+            write_history(Paths(home).ensure(), events, orgs=orgs)
 
-        return _build_once(self.root / key, build)
+        return _build_once(self.history_home_path(events, orgs=orgs), build)
+
+    def investigated_home_path(self, events: int) -> Path:
+        """Where the history of `events` events with every investigation view built is cached as a home."""
+        views = _fingerprint(PACKAGE_ROOT / "derived", PACKAGE_ROOT / "assets")
+        return self.root / f"{self.history_home_path(events).stem}-views-{views}.home"
 
     def investigated_home(self, events: int) -> Path:
         """The history after one `audit-pipeline ingest` run: every investigation view built, as deployed."""
         history = self.history_home(events)
-        key = f"{history.stem}-views-{_fingerprint(PACKAGE_ROOT / 'derived', PACKAGE_ROOT / 'assets')}.home"
 
         def build(home: Path) -> None:
             progress(f"building the investigation views of the {events:,}-event history into {home.name} "
@@ -210,13 +214,27 @@ class Datasets:
             copy_home(history, home)
             run_cli(home, ["ingest", "--format", "json"])
 
-        return _build_once(self.root / key, build)
+        return _build_once(self.investigated_home_path(events), build)
 
 
-def run_cli(home: Path, arguments: list[str]) -> str:
+def write_history(paths: Paths, events: int, *, orgs: int = FEED_ORGS) -> None:
+    """`events` synthetic events of `orgs` orgs over the 92 days before 2026-11-01 into the lake, one transaction."""
+    start = FEED_END - timedelta(days=FEED_DAYS)
+    with database.writer(paths) as connection:
+        connection.execute("BEGIN")
+        for rows in synthetic.chunks(synthetic.EventRange(
+            first=0, count=events, start=start, span=timedelta(days=FEED_DAYS), orgs=orgs, seed=SEED, seq_base=1,
+        )):
+            synthetic.insert_events(connection, rows)
+        set_ingest_sequence(connection)
+        connection.execute("COMMIT")
+
+
+def run_cli(home: Path, arguments: list[str], *, lake_settings: Mapping[str, str] | None = None) -> str:
     """Run `audit-pipeline ARGUMENTS` on `home`; returns its stdout, raises with its stderr when it fails."""
-    completed = subprocess.run([*cli_command(), *arguments], cwd=REPOSITORY, env=home_environment(home),
-                               capture_output=True, text=True, check=False)
+    completed = subprocess.run([*cli_command(), *arguments], cwd=REPOSITORY,
+                               env=home_environment(home, lake_settings), capture_output=True, text=True,
+                               check=False)
     if completed.returncode != 0:
         raise RuntimeError(f"audit-pipeline {' '.join(arguments)} exited {completed.returncode}: "
                            f"{completed.stderr[-3000:]}")

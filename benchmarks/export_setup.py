@@ -8,6 +8,7 @@ from audit_pipeline.export.bookkeeping import PlannedExport, plan_or_resume
 from audit_pipeline.export.config import ExportConfig, ExportSettings
 from audit_pipeline.export.config_store import save_config
 from audit_pipeline.export.files import WrittenPart, remove_staging, write_parts
+from audit_pipeline.export.policies import permissions_policy, read_policy
 from audit_pipeline.export.runner import DEFAULT_PART_BYTES
 from audit_pipeline.local_aws import LocalAwsSandbox
 from audit_pipeline.settings import Paths
@@ -20,8 +21,11 @@ PREFIX = "bench"
 
 
 def configure_export(paths: Paths, name: str, org_id: str, *, gzip: bool,
-                     sandbox: LocalAwsSandbox | None = None) -> ExportConfig:
-    """Save a config as `export configure` does; with a sandbox, also create the role the customer would."""
+                     sandbox: LocalAwsSandbox | None = None, readable: bool = False) -> ExportConfig:
+    """Save a config as `export configure` does; with a sandbox, also create the role the customer would.
+
+    `readable`: the customer also attached the optional read policy, so the export's checks read the objects back.
+    """
     role_name = f"{name}-role"
     config, _ = save_config(paths, ExportSettings(
         name=name, org_id=org_id, bucket=BUCKET, region=REGION, prefix=PREFIX, frequency_hours=1,
@@ -30,7 +34,11 @@ def configure_export(paths: Paths, name: str, org_id: str, *, gzip: bool,
     if sandbox is not None:
         if BUCKET not in sandbox.bucket_regions:
             sandbox.create_bucket(BUCKET, REGION)
-        sandbox.create_customer_role(role_name, external_id=config.external_id, bucket=BUCKET, prefix=PREFIX)
+        permissions = permissions_policy(BUCKET, PREFIX)
+        if readable:
+            permissions["Statement"] += read_policy(BUCKET, PREFIX)["Statement"]
+        sandbox.create_customer_role(role_name, external_id=config.external_id, bucket=BUCKET, prefix=PREFIX,
+                                     permissions=permissions)
     return config
 
 

@@ -3,12 +3,14 @@
 Runs `audit-pipeline ingest --format json FILE` on HOME again and again, each time on a new NDJSON file of
 BATCH events (written by `benchmarks.synthetic`, the hours after the history, new event ids every time), as a
 landing feed would keep the pipeline busy, until the file STOP exists; the run under way then finishes. It
-writes REPORT (JSON): every run's start, end, events and Dagster run id.
+writes REPORT (JSON): every run's start, end, events and Dagster run id. A lake outside HOME (a shared
+catalog: AUDIT_PIPELINE_CATALOG / AUDIT_PIPELINE_DATA in this process's environment) is passed on to the runs.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 
+from audit_pipeline.storage.lake import CATALOG_ENV, DATA_ENV
 from benchmarks import synthetic
 from benchmarks.datasets import FEED_END, FEED_ORGS, REPOSITORY, SEED, cli_command, home_environment
 
@@ -33,6 +36,8 @@ def main(argv: list[str]) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     runs: list[dict[str, object]] = []
     number = 0
+    environment = home_environment(home, {name: os.environ[name] for name in (CATALOG_ENV, DATA_ENV)
+                                          if os.environ.get(name)})
     with duckdb.connect() as connection:
         connection.execute("SET TimeZone = 'UTC'")
         while not stop.exists():
@@ -42,7 +47,7 @@ def main(argv: list[str]) -> int:
                 seed=LOOP_SEED, seq_base=1, tag="loop"), str(file))
             started = time.time()
             completed = subprocess.run([*cli_command(), "ingest", "--format", "json", str(file)], cwd=REPOSITORY,
-                                       env=home_environment(home), capture_output=True, text=True, check=False)
+                                       env=environment, capture_output=True, text=True, check=False)
             ended = time.time()
             file.unlink(missing_ok=True)
             if completed.returncode != 0:

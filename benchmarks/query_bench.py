@@ -27,6 +27,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Mapping
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -238,14 +239,16 @@ class Writer:
     report: Path
 
     @classmethod
-    def start(cls, paths: Paths, work: Path, batch_events: int) -> Writer:
+    def start(cls, paths: Paths, work: Path, batch_events: int,
+              lake_settings: Mapping[str, str] | None = None) -> Writer:
         stop, report = work / "ingest-loop.stop", work / "ingest-loop.json"
         stop.unlink(missing_ok=True)
         report.unlink(missing_ok=True)
         process = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.ingest_loop", str(paths.home), str(batch_events), str(stop),
              str(report)],
-            cwd=REPOSITORY, env=home_environment(paths.home), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            cwd=REPOSITORY, env=home_environment(paths.home, lake_settings), stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE)
         return cls(process, stop, report)
 
     def runs(self) -> list[dict[str, Any]]:
@@ -293,14 +296,21 @@ def _per_shape(planned: list[Shape], timings: dict[str, Timings], quiet: dict[st
 def run(data: Datasets, work: Path, *, history: int, repeats: int, batch_events: int) -> dict[str, object]:
     paths = fresh_home(work, "query", data.investigated_home(history))
     try:
-        return _run(paths, work, history=history, repeats=repeats, batch_events=batch_events)
+        return measure(paths, work, history=history, repeats=repeats, batch_events=batch_events,
+                       snapshots=lambda: _snapshots(paths))
     finally:
         lake.close_all()
         shutil.rmtree(paths.home, ignore_errors=True)
         shutil.rmtree(paths.home.parent / f"{paths.home.name}-loop-files", ignore_errors=True)
 
 
-def _run(paths: Paths, work: Path, *, history: int, repeats: int, batch_events: int) -> dict[str, object]:
+def measure(paths: Paths, work: Path, *, history: int, repeats: int, batch_events: int,
+            snapshots: Callable[[], int], lake_settings: Mapping[str, str] | None = None) -> dict[str, object]:
+    """The page figures on the home's lake; `snapshots` counts the catalog's snapshots.
+
+    `lake_settings` name a lake outside the home (a shared catalog): the background writer gets them, and the
+    caller has set them in this process too, for the readers.
+    """
     attach = _opening_seconds(paths, attach=True)
     opening = median([_opening_seconds(paths, attach=False) for _ in range(5)])
     with database.reader(paths) as connection:
@@ -310,13 +320,13 @@ def _run(paths: Paths, work: Path, *, history: int, repeats: int, batch_events: 
         for shape in planned:
             _page(connection, shape, Timings(), raw=True)
     progress(f"query: starting a background audit-pipeline ingest loop of {batch_events:,}-event files")
-    writer = Writer.start(paths, work, batch_events)
+    writer = Writer.start(paths, work, batch_events, lake_settings)
     try:
         writer.wait_for_first_run(timeout=600)
         progress(f"query: {len(planned)} shapes x {repeats} over {history:,} events while ingesting")
-        snapshots_before, started = _snapshots(paths), time.time()
+        snapshots_before, started = snapshots(), time.time()
         timings = _measure(paths, planned, repeats, raw=True, label="while ingesting,")
-        snapshots_after, ended = _snapshots(paths), time.time()
+        snapshots_after, ended = snapshots(), time.time()
     finally:
         progress("query: stopping the ingest loop (the run under way finishes)")
         runs = writer.finish()
