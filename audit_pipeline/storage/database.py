@@ -27,7 +27,10 @@ from audit_pipeline.storage.schema import LATEST_VERSION, applied_versions, migr
 # What a commit that met another writer's says: SQLite's busy catalog, DuckLake's conflict check, PostgreSQL's
 # serialization failures, DuckDB's own write-write conflict. Each leaves the lake as it was.
 RETRYABLE_MARKERS = ("database is locked", "Transaction conflict", "write-write conflict", "could not serialize",
-                     "deadlock detected", "Could not set lock")
+                     "deadlock detected", "Could not set lock",
+                     # DuckLake 1.4.4 on PostgreSQL: a commit after two other writers' snapshots, the first of
+                     # which created a table or view, fails to read the catalog; run again, it commits.
+                     "Failed to parse catalog entry")
 # Two machines creating a fresh lake's catalog tables at once: the loser finds them made the next time.
 CATALOG_RACE_MARKERS = ("Failed to initialize DuckLake", "already exists")
 DEFAULT_WAIT_SECONDS = 120.0
