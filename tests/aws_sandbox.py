@@ -18,7 +18,7 @@ import pytest
 from audit_pipeline.domain.events import CANONICAL_FIELDS, SCHEMA_VERSION
 from audit_pipeline.export.config import ExportConfig, ExportSettings
 from audit_pipeline.export.config_store import save_config
-from audit_pipeline.local_aws import LocalAwsSandbox, local_aws_sandbox
+from audit_pipeline.local_aws import EXPORTER_USER, LocalAwsSandbox, local_aws_sandbox
 from audit_pipeline.settings import Paths
 from audit_pipeline.storage import database
 
@@ -122,3 +122,21 @@ def assert_exported_exactly_once(paths: Paths, sandbox: LocalAwsSandbox, bucket:
     assert sorted(data, key=lambda r: r["event_id"]) == sorted(expected, key=lambda r: r["event_id"])
     for line in lines:
         assert tuple(line) == LINE_FIELDS
+
+
+def give_the_pipeline_buckets(sandbox: LocalAwsSandbox, name: str, objects: dict[str, str]) -> None:
+    """Create each bucket and let the pipeline's own identity (the exporter user) read, write, delete and list
+    the objects under its prefix ("" for the whole bucket): its lake data or its landing area."""
+    for bucket in objects:
+        sandbox.create_bucket(bucket)
+    sandbox.admin_client("iam").put_user_policy(
+        UserName=EXPORTER_USER, PolicyName=name, PolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                 "Resource": [f"arn:aws:s3:::{bucket}/{prefix}*" for bucket, prefix in objects.items()]},
+                {"Effect": "Allow", "Action": "s3:ListBucket",
+                 "Resource": [f"arn:aws:s3:::{bucket}" for bucket in objects]},
+            ],
+        }),
+    )

@@ -11,10 +11,15 @@ import pytest
 from audit_pipeline.cli.main import main
 from audit_pipeline.export.aws import S3Destination
 from audit_pipeline.export.runner import run_export
-from audit_pipeline.local_aws import EXPORTER_USER, LocalAwsSandbox
+from audit_pipeline.local_aws import LocalAwsSandbox
 from audit_pipeline.settings import Paths
 from audit_pipeline.storage.lake import DATA_ENV
-from tests.aws_sandbox import aws_sandbox, configure_export, read_lines  # noqa: F401 - fixture
+from tests.aws_sandbox import (  # noqa: F401 - fixture
+    aws_sandbox,
+    configure_export,
+    give_the_pipeline_buckets,
+    read_lines,
+)
 from tests.conftest import event, ingest_now, land_records
 
 LAKE_BUCKET = "audit-lake"
@@ -22,17 +27,7 @@ LAKE_PREFIX = "prod/lake"
 
 
 def _let_the_pipeline_use_its_lake_bucket(sandbox: LocalAwsSandbox) -> None:
-    sandbox.create_bucket(LAKE_BUCKET)
-    sandbox.admin_client("iam").put_user_policy(
-        UserName=EXPORTER_USER, PolicyName="audit-lake", PolicyDocument=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                 "Resource": f"arn:aws:s3:::{LAKE_BUCKET}/{LAKE_PREFIX}/*"},
-                {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{LAKE_BUCKET}"},
-            ],
-        }),
-    )
+    give_the_pipeline_buckets(sandbox, "audit-lake", {LAKE_BUCKET: f"{LAKE_PREFIX}/"})
 
 
 def test_the_lake_keeps_its_data_on_s3(

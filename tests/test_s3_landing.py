@@ -11,14 +11,14 @@ import dagster as dg
 import pytest
 
 from audit_pipeline.cli.main import main
-from audit_pipeline.local_aws import EXPORTER_USER, LocalAwsSandbox
+from audit_pipeline.local_aws import LocalAwsSandbox
 from audit_pipeline.resources.store import AuditStore
 from audit_pipeline.schedules.landing_sensor import landing_sensor
 from audit_pipeline.settings import HOME_ENV, Paths
 from audit_pipeline.storage.database import reader
 from audit_pipeline.storage.lake import CATALOG_ENV, DATA_ENV
 from audit_pipeline.storage.s3_landing import LANDING_ENV
-from tests.aws_sandbox import aws_sandbox  # noqa: F401 - fixture
+from tests.aws_sandbox import aws_sandbox, give_the_pipeline_buckets  # noqa: F401 - fixture
 from tests.conftest import event, pipeline_resources
 from tests.fault_helpers import COMMIT_BARRIER_ENV, child_environment, child_processes, start_python
 
@@ -28,17 +28,7 @@ CLI = "from tests.fault_helpers import cli_child_main; cli_child_main()"
 
 
 def _allow_the_pipeline_its_landing_bucket(sandbox: LocalAwsSandbox) -> None:
-    sandbox.create_bucket(BUCKET)
-    sandbox.admin_client("iam").put_user_policy(
-        UserName=EXPORTER_USER, PolicyName="audit-landing", PolicyDocument=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                 "Resource": f"arn:aws:s3:::{BUCKET}/*"},
-                {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{BUCKET}"},
-            ],
-        }),
-    )
+    give_the_pipeline_buckets(sandbox, "audit-landing", {BUCKET: ""})
 
 
 def _put(sandbox: LocalAwsSandbox, key: str, body: bytes) -> None:

@@ -33,12 +33,12 @@ from audit_pipeline.access.store import add_user
 from audit_pipeline.dagster_home import DAGSTER_PG_ENV, ensure_dagster_home
 from audit_pipeline.domain.catalogue import READS_LOG_TYPE
 from audit_pipeline.export.config import ExportConfig
-from audit_pipeline.local_aws import EXPORTER_USER, LocalAwsSandbox
+from audit_pipeline.local_aws import LocalAwsSandbox
 from audit_pipeline.settings import HOME_ENV, Paths
 from audit_pipeline.storage.database import reader
 from audit_pipeline.storage.lake import CATALOG_ENV, DATA_ENV
 from audit_pipeline.storage.s3_landing import LANDING_ENV
-from tests.aws_sandbox import aws_sandbox, configure_export  # noqa: F401 - fixture
+from tests.aws_sandbox import aws_sandbox, configure_export, give_the_pipeline_buckets  # noqa: F401 - fixture
 from tests.conftest import event
 from tests.fault_helpers import (
     KILL_AFTER_FIRST_ARCHIVE,
@@ -83,19 +83,7 @@ class Deployment:
 
 
 def _allow_the_pipeline_its_buckets(sandbox: LocalAwsSandbox) -> None:
-    for bucket in (LAKE_BUCKET, LANDING_BUCKET):
-        sandbox.create_bucket(bucket)
-    sandbox.admin_client("iam").put_user_policy(
-        UserName=EXPORTER_USER, PolicyName="audit-pipeline-buckets", PolicyDocument=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                 "Resource": [f"arn:aws:s3:::{LAKE_BUCKET}/*", f"arn:aws:s3:::{LANDING_BUCKET}/*"]},
-                {"Effect": "Allow", "Action": "s3:ListBucket",
-                 "Resource": [f"arn:aws:s3:::{LAKE_BUCKET}", f"arn:aws:s3:::{LANDING_BUCKET}"]},
-            ],
-        }),
-    )
+    give_the_pipeline_buckets(sandbox, "audit-pipeline-buckets", {LAKE_BUCKET: "", LANDING_BUCKET: ""})
 
 
 @pytest.fixture
