@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
+import duckdb
 import pytest
 
 from audit_pipeline.export import runner
 from audit_pipeline.export.aws import S3Destination
 from audit_pipeline.export.config import ExportConfig
 from audit_pipeline.export.errors import ExportDeliveryError
+from audit_pipeline.export.files import write_parts
 from audit_pipeline.export.locking import ExportAlreadyRunningError, export_lock
 from audit_pipeline.export.runner import ExportResult, run_export
 from audit_pipeline.local_aws import LocalAwsSandbox
@@ -156,6 +158,28 @@ def test_s3_unreachable_then_back(paths: Paths, aws_sandbox: LocalAwsSandbox,  #
 
     retried = export(paths, config, "run-3")
     assert retried.plan.resumed and retried.plan.events == 30
+    assert_exported_exactly_once(paths, aws_sandbox, "acme-audit", "acme")
+
+
+def test_a_run_that_meets_another_writer_after_planning_delivers_its_own_plan_once(
+    paths: Paths, aws_sandbox: LocalAwsSandbox, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    config = configure_export(paths, aws_sandbox)
+    ingest(paths, batch("a", 25), "one.jsonl")
+    writes = []
+
+    def conflicting_once(*args: object, **kwargs: object) -> object:
+        writes.append(1)
+        if len(writes) == 1:
+            raise duckdb.TransactionException("TransactionContext Error: Transaction conflict: another writer")
+        return write_parts(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "write_parts", conflicting_once)
+    result = export(paths, config, "run-1")
+    assert len(writes) == 2, "the plan was made again after the conflict"
+    assert result.plan.export_number == 1 and result.plan.events == 25
+    assert not result.plan.resumed, "one run's own plan is not a retry of an earlier run"
+    assert export(paths, config, "run-2").plan.export_number == 2
     assert_exported_exactly_once(paths, aws_sandbox, "acme-audit", "acme")
 
 

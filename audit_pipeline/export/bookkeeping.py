@@ -72,17 +72,20 @@ class PlannedExport:
     events: int
     gzip: bool
     parts: tuple[PlannedPart, ...]
-    resumed: bool = field(default=False, compare=False)
+    resumed: bool = field(default=False, compare=False)  # planned by an earlier run that did not deliver it
 
 
 def _utc(moment: datetime | None) -> datetime | None:
     return moment.astimezone(UTC) if moment is not None else None
 
 
-def _load(connection: duckdb.DuckDBPyConnection, config_id: str, export_number: int) -> PlannedExport:
+def _load(
+    connection: duckdb.DuckDBPyConnection, config_id: str, export_number: int, *, run_id: str | None = None
+) -> PlannedExport:
+    """The recorded export; `resumed` when `run_id` is given and another run planned it."""
     row = connection.execute(
         "SELECT config_id, config_name, export_number, org_id, from_seq, to_seq, previous_cutoff_at, "
-        "cutoff_at, events, gzip FROM export_deliveries WHERE config_id = ? AND export_number = ?",
+        "cutoff_at, events, gzip, planned_run_id FROM export_deliveries WHERE config_id = ? AND export_number = ?",
         [config_id, export_number],
     ).fetchone()
     if row is None:
@@ -97,6 +100,7 @@ def _load(connection: duckdb.DuckDBPyConnection, config_id: str, export_number: 
         to_seq=int(row[5]), previous_cutoff_at=_utc(row[6]), cutoff_at=row[7].astimezone(UTC),
         events=int(row[8]), gzip=bool(row[9]),
         parts=tuple(PlannedPart(int(p[0]), int(p[1]), int(p[2]), int(p[3]), p[4]) for p in parts),
+        resumed=run_id is not None and row[10] != run_id,
     )
 
 
@@ -117,10 +121,13 @@ def plan_or_resume(
             [config.config_id, PLANNED],
         ).fetchone()
         if pending is not None:
-            plan = _under_current_prefix(connection, _load(connection, config.config_id, int(pending[0])),
-                                         config.prefix)
+            # A run that meets another writer after planning plans again and finds its own plan: that
+            # is one export attempt, not a retry of an earlier run's.
+            plan = _under_current_prefix(
+                connection, _load(connection, config.config_id, int(pending[0]), run_id=run_id), config.prefix
+            )
             connection.execute("COMMIT")
-            return replace(plan, resumed=True)
+            return plan
         plan = _plan_new(connection, config, part_bytes, run_id, (now or datetime.now(UTC)).astimezone(UTC))
         connection.execute("COMMIT")
         return plan

@@ -135,7 +135,7 @@ def run_export(
             with database.writer(paths, wait_seconds=DATABASE_WAIT_SECONDS) as connection:
                 mark_delivered(connection, plan, delivered, run_id)
 
-        # A commit that meets another writer changed nothing: planning again resumes the same plan.
+        # Meeting another writer after the plan committed plans again and finds this run's own plan.
         plan, parts, digest = database.retrying(prepare, wait_seconds=DATABASE_WAIT_SECONDS, what="export plan")
         delivered = _upload(destination, plan, parts)
         deliver_digest(destination, plan, digest)
