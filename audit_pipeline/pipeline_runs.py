@@ -12,6 +12,7 @@ from typing import Any
 import dagster as dg
 
 from audit_pipeline.dagster_home import ensure_dagster_home
+from audit_pipeline.dagster_pools import prepare_pools
 from audit_pipeline.progress import PROGRESS_LOGGER
 from audit_pipeline.run_errors import PipelineRunError
 from audit_pipeline.settings import HOME_ENV, Paths
@@ -52,12 +53,23 @@ def _progress_to(callback: Callable[[str], None] | None) -> Iterator[None]:
         logger.setLevel(previous)
 
 
+def _error_text(error: Any) -> str:
+    """A Dagster error record (message, and its cause's) in one line."""
+    cause = error.cause.message.strip() if error.cause else ""
+    return f"{error.message.strip()} {cause}".strip()
+
+
 def failure_message(result: dg.ExecuteInProcessResult) -> str:
+    """The failing step's error, else the error that failed the run outside its steps."""
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
-            error = event.step_failure_data.error
-            cause = error.cause.message.strip() if error.cause else ""
-            return f"step {event.step_key} failed: {error.message.strip()} {cause}".strip()
+            return f"step {event.step_key} failed: {_error_text(event.step_failure_data.error)}"
+    run_level = (dg.DagsterEventType.RUN_FAILURE, dg.DagsterEventType.ENGINE_EVENT)
+    for event in result.all_events:
+        # Both event types carry the exception that ended a run outside its steps as `error`.
+        error = getattr(event.event_specific_data, "error", None)
+        if event.event_type in run_level and error is not None:
+            return f"Dagster run {result.run_id} failed: {_error_text(error)}"
     for event in result.all_events:
         if event.event_type == dg.DagsterEventType.RUN_FAILURE and event.message:
             return f"Dagster run {result.run_id} failed: {event.message.strip()}"
@@ -79,6 +91,7 @@ def execute_job(
     from audit_pipeline.definitions import defs
 
     with dg.DagsterInstance.get() as instance, _progress_to(on_progress):
+        prepare_pools(instance)
         # Resolved while this instance is open: resolving loads definitions state through the current instance.
         job = defs.resolve_job_def(job_name)
         result = job.execute_in_process(
