@@ -122,10 +122,12 @@ STORAGE_READY_MARKER = ".storage-initialized"
 def _initialize_storage(home: Path) -> None:
     import dagster as dg
 
+    from audit_pipeline.dagster_pools import prepare_pools
+
     with (home / ".storage-init.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (home / STORAGE_READY_MARKER).exists():
             return
-        with dg.DagsterInstance.get():
-            pass
+        with dg.DagsterInstance.get() as instance:
+            prepare_pools(instance)
         (home / STORAGE_READY_MARKER).write_text("Dagster storage created\n")

@@ -187,13 +187,6 @@ def test_machines_sharing_only_postgres_and_s3_store_and_export_every_event_once
         killed, ingested_b, first_exports = _finish(machine_a), _finish(machine_b), _finish(machine_c)
 
         assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
-        b_failures = 0
-        if ingested_b.returncode != 0 and "Dagster run" in ingested_b.stderr:
-            # Seen twice under heavy load: B's run failed outside its steps ("An exception was thrown during
-            # execution"). The landing sensor's next tick runs it again; that run must bring every event in.
-            b_failures = 1
-            ingested_b = _finish(start_python(CLI, ["ingest", "--format", "json"],
-                                              deployment.machine("b", "feeds/b/")))
         assert ingested_b.returncode == 0, ingested_b.stderr[-3000:]
         assert first_exports.returncode == 0, first_exports.stderr[-3000:]
         assert totals == sorted(totals), "a reader never sees the store go back"
@@ -239,6 +232,6 @@ def test_machines_sharing_only_postgres_and_s3_store_and_export_every_event_once
     assert len(export_run_ids) == 2 * len(ORGS)
     assert all(runs[run_id].status == dg.DagsterRunStatus.SUCCESS for run_id in export_run_ids | ingest_run_ids)
     ingest_runs = [run for run in runs.values() if run.job_name == "ingest_job"]
-    assert len(ingest_runs) == 3 + b_failures, "A's killed run, B's run and A's run after the restart"
+    assert len(ingest_runs) == 3, "A's killed run, B's run and A's run after the restart"
     assert [run.status for run in ingest_runs].count(dg.DagsterRunStatus.STARTED) == 1, \
         "the killed run is there, still marked started: nothing on that machine lived to end it"
