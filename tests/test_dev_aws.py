@@ -70,7 +70,10 @@ def ignore_stop_signals() -> None:
 
 
 def port_is_free(port: int) -> bool:
+    """Nothing listens on the port. Connections the stopped server closed may linger in TIME_WAIT; they do not
+    count (SO_REUSEADDR lets the probe bind past them, never past a listening socket)."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
