@@ -72,11 +72,12 @@ def test_ingestion_commits_on_two_machines_take_turns_and_a_dead_holder_passes_i
 ) -> None:
     import threading
 
+    from audit_pipeline.storage.database import WRITE_TURN_LOCK
     from audit_pipeline.storage.lake import postgres_conninfo
     from audit_pipeline.storage.pg_locks import TurnTaker
 
     conninfo = postgres_conninfo(postgres_catalog)
-    first, second = TurnTaker(conninfo, "ingestion-commit"), TurnTaker(conninfo, "ingestion-commit")
+    first, second = TurnTaker(conninfo, WRITE_TURN_LOCK), TurnTaker(conninfo, WRITE_TURN_LOCK)
     order: list[str] = []
 
     def second_machine_commits() -> None:
@@ -105,3 +106,44 @@ def test_a_catalog_password_never_reaches_an_error_message(paths: Paths) -> None
     with pytest.raises(duckdb.Error) as raised:
         instance(LakeLocation(url, str(paths.home / "lake")), read_only=False)
     assert "s3cret" not in str(raised.value) and "password=***" in str(raised.value)
+
+
+HOLD_WRITE_TURN = ("import time; from audit_pipeline.storage.database import write_turn\n"
+                   "from audit_pipeline.settings import paths_from_env\n"
+                   "with write_turn(paths_from_env().lake)():\n"
+                   "    print('held', flush=True); time.sleep(600)")
+
+
+def test_writers_on_a_shared_catalog_take_turns_and_a_turn_inside_a_turn_passes(
+    paths: Paths, postgres_catalog: str, tmp_path: Path,  # noqa: F811
+) -> None:
+    import threading
+
+    import duckdb
+
+    from audit_pipeline.storage.database import write_transaction, write_turn
+
+    def record(connection: duckdb.DuckDBPyConnection) -> None:
+        connection.execute("SELECT writes FROM lake_lease").fetchone()  # a guarded write: it moves the lease
+
+    write_transaction(paths, record)  # creates the lake
+    finished = threading.Event()
+
+    def write() -> None:
+        write_transaction(paths, record)
+        finished.set()
+
+    with child_processes() as started:
+        other_machine = start_python(HOLD_WRITE_TURN, [], child_environment(**{HOME_ENV: str(tmp_path / "b")}))
+        started.append(other_machine)
+        assert other_machine.stdout is not None and other_machine.stdout.readline().strip() == "held"
+        writer = threading.Thread(target=write)
+        writer.start()
+        assert not finished.wait(timeout=1.5), "a write waits while another machine writes"
+        other_machine.send_signal(signal.SIGKILL)
+        other_machine.wait(timeout=30)
+        assert finished.wait(timeout=30), "the dead machine's turn passed on"
+        writer.join()
+
+    with write_turn(paths.lake)():
+        write_transaction(paths, record)  # a view step's writes inside its own turn: no wait on itself

@@ -125,14 +125,17 @@ def run_export(
     validate_part_bytes(part_bytes)
     with export_lock(paths, config.name):
 
+        turn = database.write_turn(paths.lake)
+
         def prepare() -> tuple[PlannedExport, list[WrittenPart], PreparedDigest]:
             with database.writer(paths, wait_seconds=DATABASE_WAIT_SECONDS) as connection:
-                plan = plan_or_resume(connection, config, part_bytes=part_bytes, run_id=run_id, now=now)
+                with turn():  # only the plan's transaction: writing the files reads the committed plan
+                    plan = plan_or_resume(connection, config, part_bytes=part_bytes, run_id=run_id, now=now)
                 parts = write_parts(connection, plan, paths.export_staging)
                 return plan, parts, prepare_digest(connection, paths, config.prefix, plan, parts)
 
         def record(plan: PlannedExport, delivered: list[DeliveredObject]) -> None:
-            with database.writer(paths, wait_seconds=DATABASE_WAIT_SECONDS) as connection:
+            with turn(), database.writer(paths, wait_seconds=DATABASE_WAIT_SECONDS) as connection:
                 mark_delivered(connection, plan, delivered, run_id)
 
         # Meeting another writer after the plan committed plans again and finds this run's own plan.

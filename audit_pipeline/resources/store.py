@@ -30,11 +30,12 @@ class AuditStore(dg.ConfigurableResource):
             yield connection
 
     def write(self, body: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
-        """Run `body` on a writer's cursor, again from its start whenever it meets another writer's commit."""
+        """Run `body` on a writer's cursor in this process's turn to write (`database.write_turn`), again from
+        its start whenever it meets another writer's commit."""
         paths = self.paths()
 
         def attempt() -> T:
-            with database.writer(paths) as connection:
+            with database.write_turn(paths.lake)(), database.writer(paths) as connection:
                 return body(connection)
 
         return database.retrying(attempt, what="write")

@@ -13,15 +13,15 @@ import contextlib
 import random
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import TypeVar
 
 import duckdb
 
 from audit_pipeline.settings import Paths
-from audit_pipeline.storage import lake
-from audit_pipeline.storage.lake import LakeLocation, LakeMissingError
+from audit_pipeline.storage import lake, pg_locks
+from audit_pipeline.storage.lake import LakeLocation, LakeMissingError, postgres_conninfo
 from audit_pipeline.storage.schema import LATEST_VERSION, applied_versions, migrate
 
 # What a commit that met another writer's says: SQLite's busy catalog, DuckLake's conflict check, PostgreSQL's
@@ -153,6 +153,23 @@ def reader(paths: Paths) -> Iterator[duckdb.DuckDBPyConnection]:
         connection.close()
 
 
+WRITE_TURN_LOCK = "lake-write"
+
+
+def write_turn(location: LakeLocation | None) -> Callable[[], AbstractContextManager[None]]:
+    """How writers wait for their turn to write: on a PostgreSQL catalog, one machine's process at a time.
+
+    Every guarded write moves the one-row `lake_lease`, so two write transactions open at once always
+    conflict and the loser does its work again; on a shared catalog, where a view update takes seconds and
+    several machines write, that waste dominated. Writers therefore take turns on an advisory lock (nested
+    turns in one thread pass through), while whatever they do outside a write still overlaps. A SQLite
+    catalog takes one writer at a time by itself.
+    """
+    if location is None or not location.is_postgres:
+        return contextlib.nullcontext
+    return pg_locks.turn_taker(postgres_conninfo(location.catalog), WRITE_TURN_LOCK).turn
+
+
 def write_transaction(
     paths: Paths, body: Callable[[duckdb.DuckDBPyConnection], T], *, wait_seconds: float = DEFAULT_WAIT_SECONDS,
     what: str = "write",
@@ -160,7 +177,7 @@ def write_transaction(
     """Run `body` in one transaction, from its start again whenever it meets another writer."""
 
     def attempt() -> T:
-        with writer(paths, wait_seconds=wait_seconds) as connection:
+        with write_turn(paths.lake)(), writer(paths, wait_seconds=wait_seconds) as connection:
             begin_guarded(connection)
             try:
                 result = body(connection)

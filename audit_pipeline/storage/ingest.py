@@ -11,13 +11,11 @@ day instead of many small ones. A group that meets another writer's commit runs 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import itertools
 import shutil
 import uuid
 from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePath
@@ -26,12 +24,11 @@ import duckdb
 import pyarrow as pa
 
 from audit_pipeline.hashing import file_sha256
-from audit_pipeline.storage import pg_locks
 from audit_pipeline.storage.commit_group import CommitGroup, FileProblem, OpenedFile, PendingFile
-from audit_pipeline.storage.database import retrying
+from audit_pipeline.storage.database import retrying, write_turn
 from audit_pipeline.storage.ingest_counts import IngestCounts, ProgressCallback
 from audit_pipeline.storage.ingest_sql import FILE_NUMBER_SHIFT, JSON_ARRAY_ELEMENTS_SQL
-from audit_pipeline.storage.lake import LakeLocation, postgres_conninfo
+from audit_pipeline.storage.lake import LakeLocation
 from audit_pipeline.storage.landing_files import RAW_LINES_SCHEMA, LandingFile, is_landing_file, read_ahead
 
 __all__ = ["IngestCounts", "LandingItem", "ProgressCallback", "ingest_items", "ingest_landing", "local_items",
@@ -113,7 +110,7 @@ def ingest_items(
     batch_id = uuid.uuid4().hex
     started = datetime.now(UTC)
     total = IngestCounts()
-    group = CommitGroup(connection, batch_id, progress, total, commit_turn(lake))
+    group = CommitGroup(connection, batch_id, progress, total, write_turn(lake))
     try:
         # Reading, hashing and splitting the next file overlaps with DuckDB working on the current one.
         for opened in read_ahead(map(open_landing_item, items, itertools.count())):
@@ -143,14 +140,6 @@ def ingest_items(
          total.quarantined, total.first_seq, total.last_seq],
     ), what="ingestion record")
     return total
-
-
-def commit_turn(lake: LakeLocation | None) -> Callable[[], AbstractContextManager[None]]:
-    """How commit groups wait for their turn: a PostgreSQL advisory lock on a shared catalog, else not at all
-    (one machine's SQLite catalog lets one writer commit at a time by itself)."""
-    if lake is None or not lake.is_postgres:
-        return contextlib.nullcontext
-    return pg_locks.turn_taker(postgres_conninfo(lake.catalog), "ingestion-commit").turn
 
 
 def open_landing_item(item: LandingItem, number: int) -> OpenedFile:

@@ -42,23 +42,36 @@ def unlock(connection: Any, name: str) -> None:
 
 
 class TurnTaker:
-    """Waits for and holds one named lock at a time over a connection kept for the process."""
+    """Waits for and holds one named lock at a time over a connection kept for the process.
+
+    A turn taken inside a turn the same thread holds is part of it: it neither waits nor ends the outer one.
+    """
 
     def __init__(self, conninfo: str, name: str) -> None:
         self.conninfo = conninfo
         self.name = name
         self._connection: Any = None
-        self._guard = threading.Lock()
+        self._guard = threading.RLock()
+        self._depth = 0
 
     @contextmanager
     def turn(self) -> Iterator[None]:
         with self._guard:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
             connection = self._connected()
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_lock(%s)", (lock_key(self.name),))
+            self._depth = 1
             try:
                 yield
             finally:
+                self._depth = 0
                 try:
                     unlock(connection, self.name)
                 except Exception:
