@@ -31,8 +31,9 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# Two workers (the machine's cores), a test file each, so a module's fixtures are built once.
 unit: install browser-deps postgres-deps
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 test: lint typecheck unit
 

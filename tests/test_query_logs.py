@@ -327,7 +327,7 @@ def queries(draw: st.DrawFn) -> Query:
     )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(query=queries(), limit=st.integers(0, 25), offset_share=st.floats(0, 1.1), top=st.sampled_from((1, 3, 50)))
 def test_totals_pages_and_facets_equal_python_counts(
     data: DataSet, query: Query, limit: int, offset_share: float, top: int

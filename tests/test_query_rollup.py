@@ -155,7 +155,7 @@ def _answers(conn: duckdb.DuckDBPyConnection, flt: LogFilter, limit: int, offset
     return count_events(conn, flt), page.total, [e["event_id"] for e in page.events], facets(conn, flt, top=top)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(flt=filters(), limit=st.integers(0, 30), offset=st.integers(0, 400), top=st.sampled_from((1, 3, 50)))
 def test_rollup_answers_equal_counting_the_events(homes: Homes, flt: LogFilter, limit: int, offset: int,
                                                   top: int) -> None:
@@ -227,7 +227,7 @@ INFO_MATCHING = {
 
 
 @pytest.mark.parametrize("matching", INFO_MATCHING)
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(flt=filters(), limit=st.integers(0, 30), offset=st.integers(0, 400))
 def test_each_way_of_matching_infos_gives_the_events_answers(homes: Homes, matching: str, flt: LogFilter,
                                                               limit: int, offset: int) -> None:

@@ -225,7 +225,7 @@ def stored_words(draw: st.DrawFn) -> str:
     return " ".join(piece() for _ in range(draw(st.integers(1, 2))))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(search=stored_words())
 def test_property_api_totals_and_first_pages_are_the_clis(
         served: Served, search: str, monkeypatch: pytest.MonkeyPatch) -> None:
