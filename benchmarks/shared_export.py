@@ -31,7 +31,7 @@ from typing import Any
 
 from audit_pipeline.local_aws import LocalAwsSandbox
 from audit_pipeline.settings import Paths
-from audit_pipeline.storage import lake
+from audit_pipeline.storage import lake, pg_locks
 from benchmarks.datasets import REPOSITORY, Datasets, rebase_home, run_cli
 from benchmarks.export_setup import BUCKET, configure_export, org_event_counts
 from benchmarks.ingest_bench import BenchmarkInputError
@@ -84,6 +84,7 @@ def copy_lake(configured: Configured, target: Path, server: Server) -> SharedLak
         rebase_home(target)  # the catalog's data path, to the copy's files
         return SharedLake(str(target / lake.DEFAULT_CATALOG_NAME), target / lake.DEFAULT_DATA_NAME)
     shutil.copytree(configured.shared.data, target / lake.DEFAULT_DATA_NAME)
+    pg_locks.close_idle_connections()  # configuring took turns to write: PostgreSQL copies no database in use
     url = server.create_database(template=configured.shared.catalog)
     server.set_data_path(url, target / lake.DEFAULT_DATA_NAME)
     return SharedLake(url, target / lake.DEFAULT_DATA_NAME)

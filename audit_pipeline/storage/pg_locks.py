@@ -77,6 +77,15 @@ class TurnTaker:
                 except Exception:
                     self._drop()  # a lost connection took the lock with it
 
+    def close_if_idle(self) -> None:
+        """Close the kept connection unless a turn is in progress (the next turn connects again)."""
+        if self._guard.acquire(blocking=False):
+            try:
+                if not self._depth:
+                    self._drop()
+            finally:
+                self._guard.release()
+
     def _connected(self) -> Any:
         if self._connection is None or self._connection.closed:
             self._connection = connect(self.conninfo, self.name)
@@ -99,3 +108,14 @@ def turn_taker(conninfo: str, name: str) -> TurnTaker:
         if key not in _turn_takers:
             _turn_takers[key] = TurnTaker(conninfo, name)
         return _turn_takers[key]
+
+
+def close_idle_connections() -> None:
+    """Close the connections this process's turn takers keep between turns (a turn in progress keeps its own).
+
+    For a process about to copy or drop the catalog's database, which PostgreSQL refuses while others use it.
+    """
+    with _turn_takers_guard:
+        takers = list(_turn_takers.values())
+    for taker in takers:
+        taker.close_if_idle()
