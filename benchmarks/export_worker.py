@@ -1,11 +1,15 @@
-"""One machine's run worker for exports due at the same hour: `python -m benchmarks.export_worker REPORT NAME [...]`.
+"""One machine's run worker for exports due at the same hour:
+`python -m benchmarks.export_worker REPORT QUEUE NAME [...]`.
 
 The home (AUDIT_PIPELINE_HOME) and the lake it shares with the other workers (AUDIT_PIPELINE_CATALOG,
 AUDIT_PIPELINE_DATA) come from the environment, the exporter's AWS identity too. First the set-up a worker
 that is already up has behind it: the home's Dagster instance with each named config as a partition of the
 export asset, the pipeline's definitions loaded, botocore's service models loaded (one S3 client). Then it
-prints `ready` and waits for a line on stdin. From that moment it runs the named exports one after the other,
-each as a Dagster run of the export job in this process, as `audit-pipeline export run NAME` does
+prints `ready` and waits for a line on stdin. From that moment it takes the named exports from the queue shared
+with the other workers, in their order, as a run queue hands the next due run to the worker that frees first:
+a worker claims an export by creating its folder under QUEUE, which succeeds for one worker only. It runs each
+export it claims, one after the other, as a Dagster run of the export job in this process, as
+`audit-pipeline export run NAME` does
 (`audit_pipeline.export_runs.run_export_now`: the export asset and every check of it, recorded in the home's
 Dagster instance), with its conflicting writes counted (`benchmarks.retries`).
 
@@ -42,12 +46,20 @@ def failed_checks(home: Path, run_id: str) -> list[str]:
     return failed
 
 
+def _claimed(queue: Path, name: str) -> bool:
+    try:
+        (queue / name).mkdir(parents=True)
+    except FileExistsError:
+        return False  # another worker took it
+    return True
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) < 2:
-        print("usage: python -m benchmarks.export_worker REPORT NAME [NAME ...]", file=sys.stderr)
+    if len(argv) < 3:
+        print("usage: python -m benchmarks.export_worker REPORT QUEUE NAME [NAME ...]", file=sys.stderr)
         return 2
     began = time.time()
-    report, names = Path(argv[0]), argv[1:]
+    report, queue, names = Path(argv[0]), Path(argv[1]), argv[2:]
     count_retries()
     from audit_pipeline.export.aws import S3Destination
     from audit_pipeline.export.config_store import get_config
@@ -68,6 +80,8 @@ def main(argv: list[str]) -> int:
     go = time.time()
     with stopwatch() as watch:
         for name in names:
+            if not _claimed(queue, name):
+                continue
             started = time.time()
             outcome = run_export_now(paths, name, trigger="benchmark")
             exports.append({"name": name, "run_id": outcome.run_id, "started": started, "ended": time.time(),
@@ -77,7 +91,7 @@ def main(argv: list[str]) -> int:
         run_seconds, steps = step_timings(paths.home, export["run_id"])
         export.update(run_seconds=run_seconds, steps=steps, failed_checks=failed_checks(paths.home, export["run_id"]))
     report.write_text(json.dumps({
-        "exports": exports, "go": go, "ended": exports[-1]["ended"], "seconds": watch.seconds,
+        "exports": exports, "go": go, "ended": exports[-1]["ended"] if exports else go, "seconds": watch.seconds,
         "cpu_seconds": watch.cpu_seconds, "setup_seconds": setup_seconds, "retries": retries(),
         "peak_rss_bytes": peak_rss_bytes(),
     }))

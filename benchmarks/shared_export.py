@@ -8,8 +8,9 @@ each one org's whole window. A worker is a process of its own with a home of its
 each a Dagster run of the export job (the export and every check of it), as the schedule's run would.
 
 - one worker: all C exports, one after the other;
-- two workers: C/2 each (the configs by size, dealt alternately, so both get about the same events), started
-  by the same go.
+- two workers, started by the same go, taking the C exports (largest first) from one queue: each worker
+  claims the next unclaimed export when it has finished its last, as Dagster's run queue hands the next
+  queued run to a free run worker.
 
 The figure is the wall clock from the go to the end of the last export, two workers over one. Both measure
 the same windows: each starts from its own copy of the lake as configured (a new database copied from the
@@ -90,10 +91,9 @@ def copy_lake(configured: Configured, target: Path, server: Server) -> SharedLak
     return SharedLake(url, target / lake.DEFAULT_DATA_NAME)
 
 
-def deal(events: dict[str, int], workers: int) -> list[list[str]]:
-    """The configs by size, largest first, dealt to the workers in turn."""
-    ordered = sorted(events, key=lambda name: (-events[name], name))
-    return [ordered[number::workers] for number in range(workers)]
+def queue_order(events: dict[str, int]) -> list[str]:
+    """The configs by size, largest first: the order the workers claim them in."""
+    return sorted(events, key=lambda name: (-events[name], name))
 
 
 @dataclass
@@ -110,6 +110,7 @@ class Worker:
 
 def start_worker(number: int, names: list[str], shared: SharedLake, sandbox: LocalAwsSandbox,
                  folder: Path) -> Worker:
+    """Worker `number`, taking `names` from the queue in `folder` it shares with the other workers."""
     home = folder / f"worker-{number}"
     Paths(home).ensure()
     environment = {**shared.environment(home), **sandbox.exporter_variables()}
@@ -117,7 +118,8 @@ def start_worker(number: int, names: list[str], shared: SharedLake, sandbox: Loc
         environment.pop(name, None)
     report, log = folder / f"worker-{number}.json", folder / f"worker-{number}.log"
     with log.open("w") as errors:
-        process = subprocess.Popen([sys.executable, "-m", "benchmarks.export_worker", str(report), *names],
+        command = [sys.executable, "-m", "benchmarks.export_worker", str(report), str(folder / "queue"), *names]
+        process = subprocess.Popen(command,
                                    cwd=REPOSITORY, env=environment, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    stderr=errors, text=True)
     return Worker(process, report, log, names)
@@ -131,11 +133,12 @@ def _wait_ready(worker: Worker) -> None:
     raise worker.failure("ended before it was ready")
 
 
-def run_workers(groups: list[list[str]], shared: SharedLake, sandbox: LocalAwsSandbox, server: Server,
+def run_workers(names: list[str], count: int, shared: SharedLake, sandbox: LocalAwsSandbox, server: Server,
                 folder: Path) -> dict[str, Any]:
-    """Start a worker per group, wait until all are set up, give the go, and wait for them to finish."""
+    """Start `count` workers on one queue of `names`, wait until all are set up, give the go, and wait for them
+    to finish."""
     folder.mkdir(parents=True)
-    workers = [start_worker(number, names, shared, sandbox, folder) for number, names in enumerate(groups, 1)]
+    workers = [start_worker(number, names, shared, sandbox, folder) for number in range(1, count + 1)]
     try:
         for worker in workers:
             _wait_ready(worker)
@@ -202,7 +205,7 @@ def measure(configured: Configured, workers: int, sandbox: LocalAwsSandbox, serv
     folder = work / f"{configured.kind}-{workers}-workers"
     shared = copy_lake(configured, folder / "lake-copy", server)
     try:
-        done = run_workers(deal(configured.events, workers), shared, sandbox, server, folder / "workers")
+        done = run_workers(queue_order(configured.events), workers, shared, sandbox, server, folder / "workers")
         exported = {export["name"]: int(export["events"]) for report in done["reports"]
                     for export in report["exports"]}
         wrong = {name: (exported.get(name), count) for name, count in configured.events.items()
